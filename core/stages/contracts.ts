@@ -1,0 +1,94 @@
+import type { ProjectConfig } from '../config/schema.ts';
+import type { AttachmentMeta, ReceiptVerdicts } from '../model.ts';
+
+/**
+ * The values stages hand each other. Each stage lives in its own folder under `core/stages/` and
+ * returns a `StageResult` (core/trace.ts): a value to pass on, or an outcome with a reason code.
+ */
+
+// --- classify ---------------------------------------------------------------------------------
+
+export const MailClass = ['human', 'auto_reply', 'out_of_office', 'bulk', 'bounce', 'own_mail'] as const;
+export type MailClass = (typeof MailClass)[number];
+
+export interface Classification {
+  kind: MailClass;
+  /** Reason code of the rule that decided (`human` when none fired), e.g. `auto_submitted`. */
+  reason: string;
+  /** Every rule that fired, strongest first, with the header evidence: `auto_submitted: Auto-Submitted=auto-replied`. */
+  signals: string[];
+}
+
+// --- authenticate ------------------------------------------------------------------------------
+
+export interface AuthAssessment {
+  verdicts: ReceiptVerdicts;
+  /** Names of verdicts that are not PASS (`spf`, `dkim`, `dmarc`, `spam`, `virus`). */
+  failed: string[];
+  /** True when a DKIM/DMARC failure was rescued by a passing ARC chain from a trusted forwarder. */
+  rescuedByArc: boolean;
+  /** `Authentication-Results` headers in the mail that were ignored because SES did not add them. */
+  ignoredAuthResults: number;
+}
+
+// --- route -------------------------------------------------------------------------------------
+
+export const RouteVia = ['project_key', 'alias', 'gitlab_incoming', 'reply_token'] as const;
+export type RouteVia = (typeof RouteVia)[number];
+
+export interface RouteTarget {
+  project: ProjectConfig;
+  /** The recipient address that matched, lowercased. */
+  address: string;
+  via: RouteVia;
+  /** For `reply_token`: the token from `<mailbox>+r-<token>@<domain>`, not yet verified. */
+  replyToken?: string | undefined;
+}
+
+// --- thread ------------------------------------------------------------------------------------
+
+export type ThreadDecision =
+  | { kind: 'new_ticket' }
+  | {
+      kind: 'reply';
+      issueIid: number;
+      via: 'reply_token' | 'in_reply_to' | 'references';
+      /** The participant address the reply is attributed to (lowercased). */
+      participant: string;
+      /** Post as an internal note (automated mail on a ticket, or a stranger under `internal_note`). */
+      internal: boolean;
+      /** Reopen the issue if it is closed (project setting, and never for automated mail). */
+      reopen: boolean;
+    };
+
+// --- render ------------------------------------------------------------------------------------
+
+/**
+ * An attachment to upload. The description refers to it by the link target
+ * `postdesk-upload://<index>`; deliver replaces that with the forge's URL once uploaded. Customer
+ * text can never contain that scheme: render neutralises it.
+ */
+export interface UploadPlan {
+  attachment: AttachmentMeta;
+  /** Safe file name: no path, no control or bidi characters, length capped, extension kept. */
+  filename: string;
+  contentType: string;
+  /** Shown in place (a referenced `cid:` image) rather than listed under the body. */
+  inline: boolean;
+}
+
+export const UPLOAD_LINK_SCHEME = 'postdesk-upload://';
+
+export interface IssueDraft {
+  title: string;
+  description: string;
+  labels: string[];
+  confidential: boolean;
+  uploads: UploadPlan[];
+}
+
+export interface NoteDraft {
+  body: string;
+  internal: boolean;
+  uploads: UploadPlan[];
+}
