@@ -9,11 +9,9 @@ const hostname = z.string().regex(/^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z
   message: 'must be a domain name such as desk.example.com',
 });
 
-const emailAddress = z
-  .string()
-  .regex(/^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/, {
-    message: 'must be an email address such as help@example.com',
-  });
+const emailAddress = z.string().regex(/^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/, {
+  message: 'must be an email address such as help@example.com',
+});
 
 const verdictName = z.enum(['spf', 'dkim', 'dmarc', 'spam', 'virus']);
 
