@@ -1,0 +1,58 @@
+import type { TicketRecord, TicketStore } from '../../state/tickets.ts';
+import { parseReplyToken, verifyReplyToken } from '../../threading/reply-token.ts';
+import type { StageResult } from '../../trace.ts';
+import { pass, stop } from '../../trace.ts';
+import type { RouteTarget } from '../contracts.ts';
+import { ThreadReason } from './reasons.ts';
+
+/** A ticket the mail replies to, found by token or by message id. */
+export interface FoundTicket {
+  issueIid: number;
+  via: 'reply_token' | 'in_reply_to' | 'references';
+  record: TicketRecord | undefined;
+}
+
+/**
+ * Rule 1 (reference helpdesk-peers.md §11.3): the signed token in the recipient address. The token's
+ * fields are read without trust; the ticket record gives the participant at the token's position,
+ * and the MAC must match that participant, this project and this issue. A token copied onto
+ * another issue, another project or another position fails the same way as a forged one.
+ */
+export const findByReplyToken = async (
+  target: RouteTarget,
+  tickets: TicketStore,
+  replyKey: string | undefined,
+): Promise<StageResult<FoundTicket>> => {
+  const project = target.project;
+  if (replyKey === undefined || replyKey === '') {
+    return stop(
+      'quarantined',
+      ThreadReason.replyKeyMissing,
+      'this mail came to a reply address, but the desk secret has no reply_key to check its signature: ' +
+        'add reply_key (a random string of 32 characters or more) to the secret with `postdesk secret write`, ' +
+        'then release the mail from quarantine',
+    );
+  }
+  const invalid = (why: string, detail?: Record<string, unknown>): StageResult<never> =>
+    stop(
+      'quarantined',
+      ThreadReason.replyTokenInvalid,
+      `the reply address does not carry a valid reply token for ${project.path}: ${why}; ` +
+        'a forged token, or one copied from another issue, is never trusted',
+      detail,
+    );
+
+  const token = target.replyToken === undefined ? undefined : parseReplyToken(target.replyToken);
+  if (!token) return invalid('it is not a reply token');
+  if (token.projectKey !== project.key) return invalid(`it names project key "${token.projectKey}"`);
+
+  const record = await tickets.get(project.path, token.issueIid);
+  const participant = record?.participants[token.participantIndex];
+  // The MAC is computed even when there is nothing to compare with, so the answer takes as long for
+  // an unknown issue as for a wrong MAC.
+  const verified = verifyReplyToken(replyKey, token, project.path, participant?.address ?? '');
+  if (!record || !participant || !verified) {
+    return invalid('its signature matches no participant of that issue', { issueIid: token.issueIid });
+  }
+  return pass({ issueIid: token.issueIid, via: 'reply_token', record }, 'found', ThreadReason.replyToken);
+};

@@ -1,0 +1,136 @@
+import { z } from 'zod';
+import { PermanentError } from '../errors.ts';
+import type { Clock, ObjectStore } from '../ports.ts';
+import { systemClock } from '../ports.ts';
+import { readJson, sha256Hex, updateJson } from './json.ts';
+
+/**
+ * Sliding-window rate limits on the ObjectStore (reference helpdesk-peers.md §11.6: Zammad's
+ * per-ticket {10 s: 10, 60 s: 25, 600 s: 100}, FreeScout's thank-you cap), without DynamoDB or Redis.
+ *
+ * Each window of W seconds is cut into `subBuckets` fixed buckets of ceil(W / subBuckets) seconds,
+ * one counter object each at `ratelimit/<scope>/<hashed key>/<W>s-<bucket number>.json`, incremented
+ * by compare-and-swap. A hit's count is the sliding-window estimate: full buckets inside the window,
+ * plus the bucket the window's start cuts through weighted by the part of it still inside.
+ *
+ * The check and the increment are two steps, so N hits racing at the limit may all pass: the limit
+ * is exceeded by at most the number of concurrent writers, which the inbound function bounds. A
+ * denied hit is not counted. The key is hashed (no address in an object key); old buckets are never
+ * read again and should expire with a lifecycle rule on `ratelimit/` (one is deleted, best effort,
+ * whenever a new bucket starts).
+ */
+
+export interface RateLimitVerdict {
+  allowed: boolean;
+  /** The first window that is full, e.g. `25/60s` (25 hits per 60 seconds). */
+  exceeded?: string | undefined;
+}
+
+export interface RateLimiter {
+  /**
+   * Counts one hit for `key` in `scope` unless any window is full. `windows` maps a window length in
+   * seconds (as the config writes it, `'60'`) to the most hits allowed in it; 0 allows none.
+   */
+  hit(scope: string, key: string, windows: Readonly<Record<string, number>>): Promise<RateLimitVerdict>;
+}
+
+export interface RateLimiterOptions {
+  /** @default systemClock */
+  clock?: Clock;
+  /**
+   * Buckets per window: more is smoother and costs more reads.
+   * @default 10
+   */
+  subBuckets?: number;
+}
+
+const CounterSchema = z.object({ count: z.number().int().nonnegative() });
+
+const SCOPE = /^[a-z0-9_-]{1,64}$/;
+
+interface Window {
+  seconds: number;
+  max: number;
+  /** Bucket width, seconds. */
+  width: number;
+}
+
+const parseWindows = (windows: Readonly<Record<string, number>>, subBuckets: number): Window[] =>
+  Object.entries(windows)
+    .map(([text, max]) => {
+      const seconds = Number(text);
+      if (!Number.isInteger(seconds) || seconds <= 0 || !Number.isInteger(max) || max < 0) {
+        throw new PermanentError(
+          'rate_limit_window_invalid',
+          `rate-limit window ${JSON.stringify(text)}: ${max} is not "<seconds>: <count>" with positive whole seconds and a whole count`,
+        );
+      }
+      return { seconds, max, width: Math.max(1, Math.ceil(seconds / subBuckets)) };
+    })
+    .sort((a, b) => a.seconds - b.seconds);
+
+export const createRateLimiter = (store: ObjectStore, options: RateLimiterOptions = {}): RateLimiter => {
+  const clock = options.clock ?? systemClock;
+  const subBuckets = options.subBuckets ?? 10;
+
+  const bucketKey = (base: string, window: Window, bucket: number): string =>
+    `${base}/${window.seconds}s-${bucket}.json`;
+
+  const countOf = async (key: string): Promise<number> =>
+    (await readJson(store, key, CounterSchema))?.value.count ?? 0;
+
+  /** The sliding-window estimate of hits in the `window.seconds` before `nowMs`. */
+  const estimate = async (base: string, window: Window, nowMs: number): Promise<number> => {
+    const widthMs = window.width * 1000;
+    const startMs = nowMs - window.seconds * 1000;
+    const first = Math.floor(startMs / widthMs);
+    const last = Math.floor(nowMs / widthMs);
+    const buckets: { bucket: number; weight: number }[] = [];
+    for (let bucket = first; bucket <= last; bucket++) {
+      const bucketStart = bucket * widthMs;
+      const weight = bucketStart >= startMs ? 1 : (bucketStart + widthMs - startMs) / widthMs;
+      if (weight > 0) buckets.push({ bucket, weight });
+    }
+    const counts = await Promise.all(buckets.map(({ bucket }) => countOf(bucketKey(base, window, bucket))));
+    return buckets.reduce((sum, { weight }, index) => sum + weight * (counts[index] ?? 0), 0);
+  };
+
+  const increment = async (base: string, window: Window, nowMs: number): Promise<void> => {
+    const bucket = Math.floor(nowMs / (window.width * 1000));
+    let created = false;
+    await updateJson(
+      store,
+      bucketKey(base, window, bucket),
+      CounterSchema,
+      (current) => {
+        created = current === undefined;
+        return { count: (current?.count ?? 0) + 1 };
+      },
+      { attempts: 12, conflictCode: 'rate_limit_conflict' },
+    );
+    // The bucket just before the oldest one a window can read is never needed again.
+    if (created) await store.delete(bucketKey(base, window, bucket - subBuckets - 2)).catch(() => undefined);
+  };
+
+  return {
+    async hit(scope, key, windows) {
+      if (!SCOPE.test(scope)) {
+        throw new PermanentError(
+          'rate_limit_scope_invalid',
+          `rate-limit scope ${JSON.stringify(scope)} must match [a-z0-9_-]+`,
+        );
+      }
+      const parsed = parseWindows(windows, subBuckets);
+      const base = `ratelimit/${scope}/${sha256Hex(key, 32)}`;
+      const nowMs = clock.now().getTime();
+      const estimates = await Promise.all(parsed.map((window) => estimate(base, window, nowMs)));
+      for (const [index, window] of parsed.entries()) {
+        if ((estimates[index] ?? 0) + 1 > window.max) {
+          return { allowed: false, exceeded: `${window.max}/${window.seconds}s` };
+        }
+      }
+      await Promise.all(parsed.map((window) => increment(base, window, nowMs)));
+      return { allowed: true };
+    },
+  };
+};
