@@ -175,10 +175,15 @@ const deliverToProject = async (context: RouteContext): Promise<DeliveryRecord> 
     message: result.message,
   });
 
-  const policy: AuthenticationPolicy = project.authentication ?? deps.config.authentication;
-  const auth = await run.projectStage('policy', project, async () =>
-    authenticateMail(parsed, mail.verdicts, policy),
+  const { policy, notEvaluated } = effectivePolicy(
+    project.authentication ?? deps.config.authentication,
+    mail.verdicts.source,
   );
+  const auth = await run.projectStage('policy', project, async () => {
+    const result = authenticateMail(parsed, mail.verdicts, policy);
+    if (!result.ok || notEvaluated.length === 0) return result;
+    return { ...result, detail: { ...result.detail, notEvaluated, verdictSource: mail.verdicts.source } };
+  });
   if (!auth.ok) return ended(auth);
   const extraLabels = auth.value.failed.length > 0 && policy.on_fail === 'label' ? [policy.fail_label] : [];
 
@@ -275,6 +280,24 @@ const deliverToProject = async (context: RouteContext): Promise<DeliveryRecord> 
       isDeskAddress: deskAddressMatcher(deps.config),
     }),
   );
+};
+
+/**
+ * The policy a mail can actually be held to. SES mail (`source: 'ses'`) is held to all of it. The
+ * local desk has no spam or virus scanner, so those requirements are not evaluated there; a bare
+ * file (`explain`, `ingest`) has no receipt at all, so none are. Either way the trace says which
+ * requirements were not evaluated, instead of quarantining every local mail as "unverified".
+ */
+export const effectivePolicy = (
+  policy: AuthenticationPolicy,
+  source: InboundMail['verdicts']['source'],
+): { policy: AuthenticationPolicy; notEvaluated: string[] } => {
+  if (source === 'ses') return { policy, notEvaluated: [] };
+  const unavailable = source === 'local' ? new Set(['spam', 'virus']) : new Set(policy.require);
+  return {
+    policy: { ...policy, require: policy.require.filter((name) => !unavailable.has(name)) },
+    notEvaluated: policy.require.filter((name) => unavailable.has(name)),
+  };
 };
 
 /** The project's description template: inline text, or a file read from the repo through the forge. */

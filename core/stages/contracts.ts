@@ -23,7 +23,7 @@ export interface Classification {
 
 export interface AuthAssessment {
   verdicts: ReceiptVerdicts;
-  /** Names of verdicts that are not PASS (`spf`, `dkim`, `dmarc`, `spam`, `virus`). */
+  /** Required verdicts (`spf`, `dkim`, `dmarc`, `spam`, `virus`) that did not pass and were not rescued by ARC. */
   failed: string[];
   /** True when a DKIM/DMARC failure was rescued by a passing ARC chain from a trusted forwarder. */
   rescuedByArc: boolean;

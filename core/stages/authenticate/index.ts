@@ -1,0 +1,138 @@
+import type { AuthenticationPolicy } from '../../config/schema.ts';
+import type { ParsedMail, ReceiptVerdicts, VerdictStatus } from '../../model.ts';
+import { pass, type StageResult, stop } from '../../trace.ts';
+import type { AuthAssessment } from '../contracts.ts';
+import { countIgnoredAuthResults } from './auth-results.ts';
+
+export { authservId, countIgnoredAuthResults, SES_AUTHSERV_ID } from './auth-results.ts';
+
+/** The verdicts a policy can require, most serious first: the first failure names the outcome. */
+const VERDICTS = ['virus', 'spam', 'dmarc', 'dkim', 'spf'] as const;
+type VerdictName = (typeof VERDICTS)[number];
+
+/** Verdicts a passing ARC chain from a trusted forwarder stands in for: forwarding breaks them. */
+const ARC_RESCUABLE: ReadonlySet<VerdictName> = new Set(['dkim', 'dmarc']);
+
+/**
+ * The reason code for a required verdict that is not PASS. `FAIL` is a finding (`dkim_failed`,
+ * `spam_detected`); any other status (GRAY, PROCESSING_FAILED, DISABLED, NONE) means nobody could
+ * say, which a requirement does not accept either, but a person reading the trace should see the
+ * difference: `spf_unverified` is "no SPF record" or "scan off", not "forged".
+ */
+const reasonFor = (name: VerdictName, status: VerdictStatus): string => {
+  if (status !== 'FAIL') return `${name}_unverified`;
+  return name === 'spam' || name === 'virus' ? `${name}_detected` : `${name}_failed`;
+};
+
+const origin = (source: ReceiptVerdicts['source']): string =>
+  source === 'ses' ? 'the SES receipt' : source === 'local' ? 'the local check' : 'no receiving server';
+
+/**
+ * Applies an authentication policy to the receiving server's verdicts. Verdicts come only from the
+ * SES receipt or from local computation (`adapters/local/verdicts.ts`), never from headers in the
+ * mail, which a sender can write (aws-ses-inbound §1.2). Order of decisions:
+ *
+ * 1. virus FAIL: quarantined (`virus_detected`), whatever the policy.
+ * 2. a required verdict that is not PASS, unless rescued: `on_fail: drop` ends the mail as
+ *    dropped, `quarantine` as quarantined, `label` passes it with the verdict in `failed` (the
+ *    pipeline adds `fail_label`). `failed` therefore lists required verdicts only.
+ * 3. DMARC FAIL where the sender's domain publishes `p=reject`/`quarantine` and the policy honours
+ *    it: quarantined (`dmarc_policy_reject`, `dmarc_policy_quarantine`). Quarantine, not drop, even
+ *    for `reject`: a wrongly rejected forward can then still be released.
+ *
+ * ARC rescue: a DKIM or DMARC failure is forgiven only when the ARC chain passed AND its newest
+ * sealer is in `trusted_forwarders` (mailauth does not do this on its own; helpdesk-peers §8.3).
+ * SPF is not rescued: the policy names DKIM and DMARC only.
+ */
+export const authenticateMail = (
+  mail: ParsedMail,
+  verdicts: ReceiptVerdicts,
+  policy: AuthenticationPolicy,
+): StageResult<AuthAssessment> => {
+  const authResults = countIgnoredAuthResults(mail, verdicts.source);
+  const sealer = verdicts.arc?.sealer?.toLowerCase();
+  const arcTrusted =
+    verdicts.arc?.result === 'pass' &&
+    sealer !== undefined &&
+    policy.trusted_forwarders.some((forwarder) => forwarder.toLowerCase() === sealer);
+
+  const failures: { name: VerdictName; status: VerdictStatus; reason: string }[] = [];
+  const rescued = new Set<VerdictName>();
+  for (const name of VERDICTS) {
+    if (!policy.require.includes(name) || verdicts[name] === 'PASS') continue;
+    if (ARC_RESCUABLE.has(name) && arcTrusted) rescued.add(name);
+    else failures.push({ name, status: verdicts[name], reason: reasonFor(name, verdicts[name]) });
+  }
+
+  let dmarcPolicy: 'reject' | 'quarantine' | undefined;
+  if (
+    verdicts.dmarc === 'FAIL' &&
+    policy.honour_dmarc_policy &&
+    (verdicts.dmarcPolicy === 'reject' || verdicts.dmarcPolicy === 'quarantine')
+  ) {
+    if (arcTrusted) rescued.add('dmarc');
+    else dmarcPolicy = verdicts.dmarcPolicy;
+  }
+
+  const assessment: AuthAssessment = {
+    verdicts,
+    failed: failures.map((failure) => failure.name),
+    rescuedByArc: rescued.size > 0,
+    ignoredAuthResults: authResults.ignored,
+  };
+  const detail: Record<string, unknown> = {
+    source: verdicts.source,
+    verdicts: {
+      spf: verdicts.spf,
+      dkim: verdicts.dkim,
+      dmarc: verdicts.dmarc,
+      spam: verdicts.spam,
+      virus: verdicts.virus,
+    },
+    ...(verdicts.dmarcPolicy === undefined ? {} : { dmarcPolicy: verdicts.dmarcPolicy }),
+    ...(verdicts.arc === undefined ? {} : { arc: verdicts.arc }),
+    ...(failures.length > 0
+      ? { failed: failures.map((failure) => `${failure.name}=${failure.status}`) }
+      : {}),
+    ...(rescued.size > 0 ? { rescuedByArc: [...rescued] } : {}),
+    ...(authResults.ignored > 0 ? { ignoredAuthResults: authResults.ignored } : {}),
+    ...(authResults.spoofedSes > 0 ? { spoofedSesAuthResults: authResults.spoofedSes } : {}),
+  };
+
+  if (verdicts.virus === 'FAIL') {
+    return stop(
+      'quarantined',
+      'virus_detected',
+      `The virus scan of ${origin(verdicts.source)} failed this mail; it is quarantined and never delivered. ` +
+        'Release it only after checking its attachments by other means.',
+      detail,
+    );
+  }
+
+  const [first] = failures;
+  if (first && policy.on_fail !== 'label') {
+    const list = failures.map((failure) => `${failure.name} ${failure.status}`).join(', ');
+    return stop(
+      policy.on_fail === 'drop' ? 'dropped' : 'quarantined',
+      first.reason,
+      `Required check${failures.length > 1 ? 's' : ''} not passed (${list}, from ${origin(verdicts.source)}); ` +
+        `the policy says on_fail: ${policy.on_fail}.` +
+        (first.status === 'DISABLED' ? ` ${first.name} scanning is off where the mail was received.` : ''),
+      detail,
+    );
+  }
+
+  if (dmarcPolicy) {
+    return stop(
+      'quarantined',
+      `dmarc_policy_${dmarcPolicy}`,
+      `DMARC failed and the sender's domain publishes p=${dmarcPolicy}; the mail is quarantined instead of ` +
+        'delivered. If it was forwarded by a list or a mail provider, add that forwarder to ' +
+        'authentication.trusted_forwarders so its ARC seal can vouch for it.',
+      detail,
+    );
+  }
+
+  if (first) return pass(assessment, 'unverified', first.reason, { ...detail, label: policy.fail_label });
+  return pass(assessment, 'authenticated', rescued.size > 0 ? 'arc_rescued' : 'policy_satisfied', detail);
+};

@@ -1,0 +1,37 @@
+import type { ParsedMail } from '../../model.ts';
+import { pass, type StageResult } from '../../trace.ts';
+import type { Classification } from '../contracts.ts';
+import { classifyRules } from './rules/index.ts';
+import type { ClassifyContext } from './types.ts';
+
+export { isNoReplySender, suppressesAutoResponse } from './no-reply.ts';
+export { classifyRules } from './rules/index.ts';
+export type { ClassifyContext, ClassifyRule } from './types.ts';
+
+/**
+ * Sorts a mail into human, auto-reply, out-of-office, bulk, bounce or our own mail coming back.
+ * GitLab's two rules are the floor, the peers' union the rest (helpdesk-peers §11.1); each rule is
+ * one file under `rules/`. Always passes: what a class does (drop, internal note, no
+ * acknowledgement) is the pipeline's decision, per project. The verdict is the class.
+ */
+export const classifyMail = (mail: ParsedMail, context: ClassifyContext): StageResult<Classification> => {
+  const signals: string[] = [];
+  let decided: { kind: Classification['kind']; reason: string } | undefined;
+  for (const rule of classifyRules) {
+    const found = rule.test(mail, context);
+    if (found === undefined) continue;
+    signals.push(`${rule.reason}: ${found}`);
+    decided ??= { kind: rule.kind, reason: rule.reason };
+  }
+  const classification: Classification = {
+    kind: decided?.kind ?? 'human',
+    reason: decided?.reason ?? 'human',
+    signals,
+  };
+  return pass(
+    classification,
+    classification.kind,
+    classification.reason,
+    signals.length > 0 ? { signals } : undefined,
+  );
+};
