@@ -1,0 +1,172 @@
+import { type Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { acknowledgeWildcardResources } from '../checks/acknowledge.ts';
+import { METRICS_NAMESPACE } from '../naming.ts';
+import { LOCK_FILE, REPO_ROOT } from '../paths.ts';
+
+/** The newest Node.js runtime aws-cdk-lib 2.276 knows (cdk-nag AwsSolutions-L1 asks for it). */
+export const NODE_RUNTIME = lambda.Runtime.NODEJS_24_X;
+
+export interface DeskFunctionProps {
+  /** The handler file; it exports `handler`. */
+  readonly entry: string;
+  readonly description: string;
+  readonly timeout: Duration;
+  /** @default 512 */
+  readonly memorySize?: number;
+  readonly logRetention: logs.RetentionDays;
+  /** Powertools service name: the `service` dimension of the function's metrics. */
+  readonly serviceName: string;
+  /** Extra environment (POSTDESK_CONFIG, ...). The `use*` methods add the rest. */
+  readonly environment?: Readonly<Record<string, string>>;
+}
+
+/**
+ * One Postdesk function: bundled locally by esbuild (never Docker), arm64, the newest Node runtime,
+ * JSON logs in its own log group with a retention, and a role of its own that holds only what the
+ * `use*` calls grant. Each `use*` call sets the environment variable and the permission together,
+ * so a function never has a resource name without the right to use it, or the reverse.
+ */
+export class DeskFunction extends Construct {
+  readonly function: NodejsFunction;
+  readonly role: iam.Role;
+  readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: DeskFunctionProps) {
+    super(scope, id);
+    this.logGroup = new logs.LogGroup(this, 'LogGroup', {
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    // A role of our own instead of the default one, which carries the AWSLambdaBasicExecutionRole
+    // managed policy (logs:* on every log group; cdk-nag AwsSolutions-IAM4).
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: props.description,
+    });
+    this.logGroup.grantWrite(this.role);
+
+    this.function = new NodejsFunction(this, 'Function', {
+      entry: props.entry,
+      handler: 'handler',
+      description: props.description,
+      runtime: NODE_RUNTIME,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.memorySize ?? 512,
+      timeout: props.timeout,
+      role: this.role,
+      logGroup: this.logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
+      systemLogLevelV2: lambda.SystemLogLevel.WARN,
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: LOCK_FILE,
+      environment: {
+        POWERTOOLS_SERVICE_NAME: props.serviceName,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        NODE_OPTIONS: '--enable-source-maps',
+        ...props.environment,
+      },
+      bundling: {
+        // esbuild from node_modules; Docker is never tried (there is none on CI or on most laptops).
+        forceDockerBundling: false,
+        format: OutputFormat.ESM,
+        mainFields: ['module', 'main'],
+        // CommonJS dependencies (mailparser, ...) call require(); an ESM bundle has none of its own.
+        banner:
+          "import { createRequire as postdeskCreateRequire } from 'node:module'; const require = postdeskCreateRequire(import.meta.url);",
+        // Pinned SDK clients from package-lock.json, tree-shaken, instead of the runtime's copy.
+        bundleAwsSDK: true,
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+      },
+    });
+    this.function.node.addDependency(this.logGroup);
+  }
+
+  /**
+   * POSTDESK_BUCKET, with read of the `read` prefixes and read/write/delete of the `readWrite`
+   * ones (the rate limiter deletes old counters). s3:ListBucket on the bucket itself makes a missing key a 404 instead of a 403, which the state
+   * adapters rely on (a message id never seen before is the common case).
+   */
+  useBucket(
+    bucket: s3.IBucket,
+    access: { readonly read?: readonly string[]; readonly readWrite?: readonly string[] },
+  ): void {
+    this.function.addEnvironment('POSTDESK_BUCKET', bucket.bucketName);
+    const read = (access.read ?? []).map((prefix) => bucket.arnForObjects(`${prefix}*`));
+    const readWrite = (access.readWrite ?? []).map((prefix) => bucket.arnForObjects(`${prefix}*`));
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }),
+    );
+    if (read.length > 0) {
+      this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: read }));
+    }
+    if (readWrite.length > 0) {
+      this.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+          resources: readWrite,
+        }),
+      );
+    }
+    acknowledgeWildcardResources(
+      this,
+      [...read, ...readWrite],
+      'Object keys under a desk prefix are message ids and ticket numbers known only at run time; the grant is limited to the prefixes this function owns, never the whole bucket.',
+    );
+  }
+
+  /** POSTDESK_KMS_KEY_ID, with the right to encrypt and decrypt with the desk key. */
+  useKey(key: kms.IKey): void {
+    this.function.addEnvironment('POSTDESK_KMS_KEY_ID', key.keyArn);
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'],
+        resources: [key.keyArn],
+      }),
+    );
+  }
+
+  /** POSTDESK_SECRET_ID, with the right to read the desk secret (not to change it). */
+  useSecret(secret: Pick<secretsmanager.ISecret, 'secretArn'>): void {
+    this.function.addEnvironment('POSTDESK_SECRET_ID', secret.secretArn);
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+        resources: [secret.secretArn],
+      }),
+    );
+  }
+
+  /** POSTDESK_OUTBOUND_QUEUE_URL, with the right to send to it (the queue is KMS-encrypted). */
+  useOutboundQueue(queue: sqs.IQueue, key: kms.IKey): void {
+    this.function.addEnvironment('POSTDESK_OUTBOUND_QUEUE_URL', queue.queueUrl);
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['sqs:SendMessage', 'sqs:GetQueueAttributes'],
+        resources: [queue.queueArn],
+      }),
+    );
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [key.keyArn] }),
+    );
+  }
+
+  /** POSTDESK_SENDING_IDENTITY, with the right to send raw mail as that SES identity only. */
+  sendMailAs(identityName: string, identityArn: string): void {
+    this.function.addEnvironment('POSTDESK_SENDING_IDENTITY', identityName);
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['ses:SendRawEmail', 'ses:SendEmail'], resources: [identityArn] }),
+    );
+  }
+}
