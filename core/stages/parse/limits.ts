@@ -1,0 +1,152 @@
+import { Transform, type TransformCallback } from 'node:stream';
+import type { Limits } from '../../config/schema.ts';
+import { LimitKey, ParseReason, SNIFF_BYTES } from './constants.ts';
+import { MailRejectedError } from './errors.ts';
+
+/**
+ * The size caps and the first look at the input. Every message names the limit, the value met
+ * and the config key to raise, because the person reading a rejected mail's trace is the one who
+ * can change the config.
+ */
+
+const mb = (bytes: number): string => `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+
+export const rawTooLarge = (limits: Limits, size: number, exact: boolean): MailRejectedError =>
+  new MailRejectedError(
+    ParseReason.rawTooLarge,
+    `The mail is ${exact ? '' : 'more than '}${size} bytes (${mb(size)}), over the limit of ` +
+      `${limits.max_raw_bytes} bytes (${mb(limits.max_raw_bytes)}); raise ${LimitKey.max_raw_bytes} to accept it.`,
+    { limit: 'max_raw_bytes', value: size, max: limits.max_raw_bytes, key: LimitKey.max_raw_bytes },
+  );
+
+export const headerTooLarge = (limits: Limits): MailRejectedError =>
+  new MailRejectedError(
+    ParseReason.headerTooLarge,
+    `A MIME header block is larger than the limit of ${limits.max_header_bytes} bytes; ` +
+      `raise ${LimitKey.max_header_bytes} to accept it.`,
+    {
+      limit: 'max_header_bytes',
+      value: `> ${limits.max_header_bytes}`,
+      max: limits.max_header_bytes,
+      key: LimitKey.max_header_bytes,
+    },
+  );
+
+export const mimeTooDeep = (limits: Limits, depth: number): MailRejectedError =>
+  new MailRejectedError(
+    ParseReason.mimeTooDeep,
+    `MIME parts are nested ${depth} levels deep, over the limit of ${limits.max_mime_depth}; ` +
+      `raise ${LimitKey.max_mime_depth} to accept it.`,
+    { limit: 'max_mime_depth', value: depth, max: limits.max_mime_depth, key: LimitKey.max_mime_depth },
+  );
+
+export const tooManyParts = (limits: Limits, parts: number, exact: boolean): MailRejectedError =>
+  new MailRejectedError(
+    ParseReason.tooManyParts,
+    `The mail has ${exact ? '' : 'more than '}${parts} MIME parts, over the limit of ${limits.max_parts}; ` +
+      `raise ${LimitKey.max_parts} to accept it.`,
+    { limit: 'max_parts', value: parts, max: limits.max_parts, key: LimitKey.max_parts },
+  );
+
+export const duplicateHeader = (
+  reason: typeof ParseReason.duplicateFrom | typeof ParseReason.duplicateSubject,
+  header: 'From' | 'Subject',
+  count: number,
+): MailRejectedError =>
+  new MailRejectedError(
+    reason,
+    `The mail has ${count} ${header} headers; RFC 5322 allows one` +
+      (header === 'From' ? ', and a second one can hide the real sender.' : '.'),
+    { header, count },
+  );
+
+export const emptyMail = (): MailRejectedError =>
+  new MailRejectedError(ParseReason.emptyMail, 'The mail is empty: it has no header and no body.');
+
+export const unparseable = (why: string): MailRejectedError =>
+  new MailRejectedError(ParseReason.unparseable, `This is not a mail: ${why}.`, { why });
+
+/** Header line or mbox `From ` separator (RFC 5322 §2.2 field name, then optional WSP and `:`). */
+const FIRST_LINE = /^(?:From |[\x21-\x39\x3b-\x7e]+[ \t]*:)/;
+const isWhitespace = (byte: number): boolean =>
+  byte === 0x20 || byte === 0x09 || byte === 0x0d || byte === 0x0a;
+
+/**
+ * Counts bytes as they flow (a mail whose size was unknown still stops at `max_raw_bytes`) and
+ * checks that the input starts like a mail before the MIME splitter sees it, so binary garbage
+ * gets `unparseable` instead of a misleading `header_too_large`. Holds at most `SNIFF_BYTES`.
+ */
+export class RawMailGuard extends Transform {
+  /** Bytes seen so far. */
+  bytes = 0;
+  private readonly limits: Limits;
+  private sniffed = false;
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+
+  constructor(limits: Limits) {
+    super();
+    this.limits = limits;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.limits.max_raw_bytes) {
+      callback(rawTooLarge(this.limits, this.bytes, false));
+      return;
+    }
+    if (this.sniffed) {
+      callback(null, chunk);
+      return;
+    }
+    this.held.push(chunk);
+    this.heldBytes += chunk.length;
+    const head = Buffer.concat(this.held, this.heldBytes);
+    const lineEnd = head.indexOf(0x0a);
+    if (lineEnd < 0 && head.length < SNIFF_BYTES) {
+      this.held = [head];
+      callback();
+      return;
+    }
+    this.release(head, callback);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (!this.sniffed) {
+      const head = Buffer.concat(this.held, this.heldBytes);
+      if (head.every(isWhitespace)) {
+        callback(emptyMail());
+        return;
+      }
+      this.release(head, callback);
+      return;
+    }
+    callback();
+  }
+
+  private release(head: Buffer, callback: TransformCallback): void {
+    const firstNonBlank = head.findIndex((byte) => !isWhitespace(byte));
+    if (firstNonBlank < 0) {
+      // Only white space so far: drop it; the mail is empty unless something else follows.
+      this.held = [];
+      this.heldBytes = 0;
+      callback();
+      return;
+    }
+    if (firstNonBlank > 0 || this.bytes > head.length) {
+      callback(unparseable('it starts with blank lines or white space, so it has no header block'));
+      return;
+    }
+    const window = head.subarray(0, SNIFF_BYTES);
+    const lineEnd = window.indexOf(0x0a);
+    const firstLine = window.subarray(0, lineEnd < 0 ? window.length : lineEnd).toString('latin1');
+    if (firstLine.includes('\x00') || !FIRST_LINE.test(firstLine)) {
+      callback(unparseable('it does not start with a header line (binary data or plain text)'));
+      return;
+    }
+    this.sniffed = true;
+    this.held = [];
+    this.heldBytes = 0;
+    callback(null, head);
+  }
+}
