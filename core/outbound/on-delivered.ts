@@ -1,0 +1,191 @@
+import type { DeskConfig, ProjectConfig } from '../config/schema.ts';
+import { errorMessage, isTransient } from '../errors.ts';
+import type { DeliveredEvent } from '../pipeline.ts';
+import type { Clock, Logger, ObjectStore } from '../ports.ts';
+import { systemClock } from '../ports.ts';
+import type { RateLimiter } from '../state/rate-limit.ts';
+import { createRateLimiter } from '../state/rate-limit.ts';
+import type { Participant, TicketRecord } from '../state/tickets.ts';
+import { createTicketStore, normalizeAddress } from '../state/tickets.ts';
+import { THANK_YOU_ANY_SUBJECT_LIMIT, THANK_YOU_WINDOW_SECONDS } from './constants.ts';
+import { isNoAutoMailSender, mailableParticipants, SkipReason } from './decide.ts';
+import type { NotifyJob, NotifyQueue } from './jobs.ts';
+import { createOutboundStateStore, type OutboundTicketState } from './state.ts';
+
+/**
+ * The pipeline's `onDelivered` hook (core/pipeline.ts): after an issue or a note was made from
+ * inbound mail, queue the automatic mails GitLab sends at that moment.
+ *
+ * - thank_you, to the requester of a NEW issue only (GitLab: not for replies), never for automated
+ *   mail (auto-replies, bulk, bounces), never to a noreply/mailer-daemon-like sender, never when the
+ *   project's `notifications.thank_you` is off, and at most `rate_limits.thank_you_per_sender` per
+ *   sender and subject in 3 hours (and THANK_YOU_ANY_SUBJECT_LIMIT whatever the subject), FreeScout's
+ *   defence against a mail loop with an autoresponder that slips past classification.
+ * - new_participant, to participants added from Cc (GitLab: they get it instead of the thank-you),
+ *   on a new issue and on a reply that brought new Cc participants.
+ *
+ * Every participant is "greeted" once (recorded in the outbound state whether or not a mail went),
+ * so a retry of the same delivery, or a later reply, never greets anyone again.
+ */
+
+export interface OnDeliveredDeps {
+  config: DeskConfig;
+  store: ObjectStore;
+  queue: NotifyQueue;
+  clock?: Clock | undefined;
+  logger: Logger;
+  /** @default a rate limiter on `store` */
+  rateLimiter?: RateLimiter | undefined;
+}
+
+/** A participant added this long ago or less counts as added by the mail being delivered. */
+const RECENT_MS = 15 * 60_000;
+
+export interface OnDeliveredResult {
+  queued: NotifyJob[];
+  skipped: { to: string; kind: 'thank_you' | 'new_participant'; reason: string }[];
+}
+
+export const createOnDelivered = (deps: OnDeliveredDeps): ((event: DeliveredEvent) => Promise<void>) => {
+  const run = planAutomaticMail(deps);
+  return async function onDelivered(event) {
+    let result: OnDeliveredResult;
+    try {
+      result = await run(event);
+    } catch (error) {
+      // A transient fault retries the mail (its delivery is idempotent, and so is this hook). Any
+      // other fault must not quarantine a mail whose issue exists: the mail is logged and dropped.
+      if (isTransient(error)) throw error;
+      deps.logger.error('automatic mail failed; the issue was created but no thank-you was sent', {
+        project: event.target.project.path,
+        error: errorMessage(error),
+      });
+      return;
+    }
+    if (result.queued.length > 0 || result.skipped.length > 0) {
+      deps.logger.info('automatic mail', {
+        queued: result.queued.map((job) => ({ kind: job.kind, project: job.project, iid: job.iid })),
+        skipped: result.skipped.map(({ kind, reason }) => ({ kind, reason })),
+      });
+    }
+  };
+};
+
+/** The hook's logic, returning what it queued and skipped (for tests and logs). */
+export const planAutomaticMail = (deps: OnDeliveredDeps) => {
+  const clock = deps.clock ?? systemClock;
+  const tickets = createTicketStore(deps.store, { clock });
+  const outboundState = createOutboundStateStore(deps.store, { clock });
+  const limiter = deps.rateLimiter ?? createRateLimiter(deps.store, { clock });
+
+  return async function planAutomaticMailFor(event: DeliveredEvent): Promise<OnDeliveredResult> {
+    const result: OnDeliveredResult = { queued: [], skipped: [] };
+    // Automated mail never triggers an acknowledgement or a notification (DESIGN, classify).
+    if (event.classification.kind !== 'human') return result;
+    const project = event.target.project;
+    const { record } = event;
+    const iid = record.outcome === 'issue' ? record.issue?.iid : record.note?.issueIid;
+    if (iid === undefined || (record.outcome !== 'issue' && record.outcome !== 'note')) return result;
+    // An internal note (a stranger under `internal_note`) is nothing to greet anyone for.
+    if (record.outcome === 'note' && record.note?.internal) return result;
+
+    const ticket = await tickets.get(project.path, iid);
+    if (!ticket) return result;
+    const now = clock.now();
+
+    const senderAddress = mailSender(event);
+    const requester =
+      record.outcome === 'issue'
+        ? (ticket.participants.find((p) => p.source === 'from' && p.address === senderAddress) ??
+          ticket.participants.find((p) => p.source === 'from'))
+        : undefined;
+    const candidates =
+      record.outcome === 'issue'
+        ? ticket.participants
+        : ticket.participants.filter(
+            (p) =>
+              p.source !== 'from' &&
+              now.getTime() - Date.parse(p.addedAt) <= RECENT_MS &&
+              p.address !== senderAddress,
+          );
+    if (candidates.length === 0) return result;
+
+    const state = await outboundState.get(project.path, iid);
+    const greeted = new Set(state.greeted);
+    const fresh = new Set(candidates.map((p) => p.address).filter((address) => !greeted.has(address)));
+    const mailable = new Set(mailableParticipants(ticket, state));
+    const title = record.issue?.title ?? '';
+    const base = {
+      v: 1 as const,
+      project: project.path,
+      iid,
+      title,
+      ...(record.issue?.url ? { issueUrl: record.issue.url } : {}),
+      ...(record.outcome === 'issue' && record.issue?.description
+        ? { description: record.issue.description }
+        : {}),
+    };
+
+    for (const participant of candidates) {
+      if (!fresh.has(participant.address)) continue;
+      // The From address of a mail whose Reply-To is someone else is a participant too, but it wrote
+      // the mail: it is neither thanked (GitLab thanks the Reply-To) nor told it was "added".
+      if (participant !== requester && participant.source === 'from') continue;
+      const kind = participant === requester ? 'thank_you' : 'new_participant';
+      const reason = await refuse(kind, participant, { project, ticket, state, mailable, event });
+      if (reason) {
+        result.skipped.push({ to: participant.address, kind, reason });
+        continue;
+      }
+      result.queued.push({ ...base, kind, to: participant.address });
+    }
+    // Queue first, then remember who was greeted: a crash in between queues twice, and the notifier's
+    // sent-mail ledger sends once; the other order could lose the thank-you.
+    if (result.queued.length > 0) await deps.queue.enqueue(result.queued);
+    if (fresh.size > 0) await outboundState.greet(project.path, iid, [...fresh]);
+    return result;
+  };
+
+  async function refuse(
+    kind: 'thank_you' | 'new_participant',
+    participant: Participant,
+    context: {
+      project: ProjectConfig;
+      ticket: TicketRecord;
+      state: OutboundTicketState;
+      mailable: ReadonlySet<string>;
+      event: DeliveredEvent;
+    },
+  ): Promise<string | undefined> {
+    const { project } = context;
+    if (!project.notifications[kind]) return SkipReason.disabled;
+    if (isNoAutoMailSender(participant.address)) return SkipReason.noreplySender;
+    if (!context.mailable.has(participant.address)) return SkipReason.noRecipients;
+    if (kind !== 'thank_you') return undefined;
+    const cap = deps.config.rate_limits.thank_you_per_sender;
+    // 0 means "no cap", like GitLab's plan limits; `notifications.thank_you: false` turns it off.
+    if (cap === 0) return undefined;
+    const window = String(THANK_YOU_WINDOW_SECONDS);
+    const any = await limiter.hit('thank_you_any', participant.address, {
+      [window]: THANK_YOU_ANY_SUBJECT_LIMIT,
+    });
+    if (!any.allowed) return 'thank_you_cap';
+    const subject = normalizeSubject(context.event.parsed.subject ?? '');
+    const same = await limiter.hit('thank_you', `${participant.address}\0${subject}`, { [window]: cap });
+    return same.allowed ? undefined : 'thank_you_cap';
+  }
+};
+
+/** The address a mail counts as coming from: Reply-To, then From (GitLab's `from_address`), lowercased. */
+const mailSender = (event: DeliveredEvent): string | undefined => {
+  const box = event.parsed.replyTo[0] ?? event.parsed.from[0] ?? event.parsed.sender;
+  return box ? normalizeAddress(box.address) : undefined;
+};
+
+/** "Re: Fwd: Printer  on fire" and "printer on fire" are the same subject for the cap. */
+const normalizeSubject = (subject: string): string =>
+  subject
+    .replace(/^(?:\s*(?:re|fw|fwd|aw|wg|sv|vs)\s*(?:\[\d+\])?\s*:\s*)+/i, '')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .toLowerCase();

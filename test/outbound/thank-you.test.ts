@@ -1,0 +1,272 @@
+import { describe, expect, it } from 'vitest';
+import type { InboundMail } from '../../core/model.ts';
+import type { NotifyJob, NotifyQueue } from '../../core/outbound/jobs.ts';
+import { createOnDelivered, planAutomaticMail } from '../../core/outbound/on-delivered.ts';
+import type { DeliveredEvent } from '../../core/pipeline.ts';
+import type { MailClass } from '../../core/stages/contracts.ts';
+import { createTicketStore } from '../../core/state/tickets.ts';
+import { buildMail } from '../support/mail-factory.ts';
+import { deskConfig, fixedClock, memoryStore, PROJECT, recordingLogger, seedTicket } from './support.ts';
+
+const recordingQueue = () => {
+  const jobs: NotifyJob[] = [];
+  const queue: NotifyQueue & { jobs: NotifyJob[] } = {
+    jobs,
+    async enqueue(batch) {
+      jobs.push(...batch);
+    },
+  };
+  return queue;
+};
+
+const inbound: InboundMail = {
+  id: 'ses-1',
+  rawKey: 'mail/ses-1',
+  envelope: { recipients: ['support+test@desk.example.com'], mailFrom: 'ada@customer.example' },
+  verdicts: { spf: 'PASS', dkim: 'PASS', dmarc: 'PASS', spam: 'PASS', virus: 'PASS', source: 'ses' },
+  receivedAt: new Date('2026-03-02T10:00:00Z'),
+};
+
+const event = (options: {
+  iid: number;
+  from?: string;
+  replyTo?: string;
+  subject?: string;
+  kind?: MailClass;
+  outcome?: 'issue' | 'note';
+  config?: ReturnType<typeof deskConfig>;
+}): DeliveredEvent => {
+  const config = options.config ?? deskConfig();
+  const project = config.projects[0];
+  if (!project) throw new Error('no project');
+  const outcome = options.outcome ?? 'issue';
+  return {
+    mail: inbound,
+    parsed: buildMail([
+      ['From', options.from ?? 'Ada Customer <ada@customer.example>'],
+      ...(options.replyTo ? [['Reply-To', options.replyTo] as const] : []),
+      ['Subject', options.subject ?? 'Printer on fire'],
+      ['Message-ID', `<m-${options.iid}@customer.example>`],
+    ]),
+    classification: { kind: options.kind ?? 'human', reason: options.kind ?? 'human', signals: [] },
+    target: { project, address: 'support+test@desk.example.com', via: 'project_key' },
+    record:
+      outcome === 'issue'
+        ? {
+            project: project.path,
+            outcome: 'issue',
+            reason: 'new_ticket',
+            issue: {
+              iid: options.iid,
+              url: `https://gitlab.example.com/${project.path}/-/issues/${options.iid}`,
+              title: options.subject ?? 'Printer on fire',
+              description: 'It smokes.',
+              labels: [],
+              confidential: true,
+              uploads: [],
+            },
+          }
+        : {
+            project: project.path,
+            outcome: 'note',
+            reason: 'reply_token',
+            note: { issueIid: options.iid, body: 'thanks', internal: false, uploads: [] },
+          },
+  };
+};
+
+const setup = (config = deskConfig()) => {
+  const store = memoryStore();
+  const queue = recordingQueue();
+  const clock = fixedClock();
+  const logger = recordingLogger();
+  const plan = planAutomaticMail({ config, store, queue, clock, logger });
+  return { store, queue, clock, logger, plan, config };
+};
+
+describe('thank-you', () => {
+  it('a new issue from a human gets one thank_you to the requester', async () => {
+    // Prepare
+    const { store, queue, plan, clock } = setup();
+    await seedTicket(store, 1, [{ address: 'ada@customer.example', name: 'Ada' }], { clock });
+    // Act
+    const result = await plan(event({ iid: 1 }));
+    // Assess
+    expect(result.skipped).toEqual([]);
+    expect(queue.jobs).toEqual([
+      {
+        v: 1,
+        kind: 'thank_you',
+        project: PROJECT,
+        iid: 1,
+        to: 'ada@customer.example',
+        title: 'Printer on fire',
+        issueUrl: `https://gitlab.example.com/${PROJECT}/-/issues/1`,
+        description: 'It smokes.',
+      },
+    ]);
+  });
+
+  it('the same delivery run twice (a retry) thanks once', async () => {
+    const { store, queue, plan, clock } = setup();
+    await seedTicket(store, 1, [{ address: 'ada@customer.example' }], { clock });
+    await plan(event({ iid: 1 }));
+    await plan(event({ iid: 1 }));
+    expect(queue.jobs).toHaveLength(1);
+  });
+
+  it.each(['auto_reply', 'out_of_office', 'bulk', 'bounce'] as const)(
+    'never for automated mail (%s)',
+    async (kind) => {
+      const { store, queue, plan, clock } = setup();
+      await seedTicket(store, 1, [{ address: 'ada@customer.example' }], { clock });
+      await plan(event({ iid: 1, kind }));
+      expect(queue.jobs).toEqual([]);
+    },
+  );
+
+  it.each([
+    'noreply@vendor.example',
+    'no-reply@vendor.example',
+    'do-not-reply@vendor.example',
+    'MAILER-DAEMON@mx.example',
+    'postmaster@mx.example',
+    'notifications+abc@github.example',
+  ])('never to a sender like %s', async (address) => {
+    const { store, queue, plan, clock } = setup();
+    await seedTicket(store, 1, [{ address }], { clock });
+    const result = await plan(event({ iid: 1, from: address }));
+    expect(queue.jobs).toEqual([]);
+    expect(result.skipped).toEqual([
+      { to: address.toLowerCase(), kind: 'thank_you', reason: 'noreply_sender' },
+    ]);
+  });
+
+  it('never when notifications.thank_you is false', async () => {
+    const config = deskConfig({}, { notifications: { thank_you: false } });
+    const { store, queue, plan, clock } = setup(config);
+    await seedTicket(store, 1, [{ address: 'ada@customer.example' }], { clock });
+    await plan(event({ iid: 1, config }));
+    expect(queue.jobs).toEqual([]);
+  });
+
+  it('never for a reply (only new issues are thanked)', async () => {
+    const { store, queue, plan, clock } = setup();
+    await seedTicket(store, 1, [{ address: 'ada@customer.example' }], { clock });
+    await plan(event({ iid: 1, outcome: 'note' }));
+    expect(queue.jobs).toEqual([]);
+  });
+
+  it('is capped per sender and subject within 3 hours (rate_limits.thank_you_per_sender)', async () => {
+    // Prepare: the default cap is 2
+    const { store, queue, plan, clock } = setup();
+    for (const iid of [1, 2, 3, 4])
+      await seedTicket(store, iid, [{ address: 'ada@customer.example' }], { clock });
+    // Act: three tickets with the same subject (a loop with an autoresponder looks like this)
+    const results = [];
+    for (const iid of [1, 2, 3])
+      results.push(
+        await plan(event({ iid, subject: iid === 1 ? 'Printer on fire' : 'RE: printer on fire' })),
+      );
+    // Assess
+    expect(queue.jobs.map((job) => job.iid)).toEqual([1, 2]);
+    expect(results[2]?.skipped).toEqual([
+      { to: 'ada@customer.example', kind: 'thank_you', reason: 'thank_you_cap' },
+    ]);
+    // A different subject is still thanked; after 3 hours the same subject is again.
+    await plan(event({ iid: 4, subject: 'Scanner jammed' }));
+    expect(queue.jobs.map((job) => job.iid)).toEqual([1, 2, 4]);
+    // The limiter's window slides in tenths of its length: 3 h plus one tenth is surely past it.
+    clock.advance((3 * 60 + 20) * 60 * 1000);
+    await seedTicket(store, 5, [{ address: 'ada@customer.example' }], { clock });
+    await plan(event({ iid: 5 }));
+    expect(queue.jobs.map((job) => job.iid)).toEqual([1, 2, 4, 5]);
+  });
+
+  it('the cap is per sender', async () => {
+    const { store, queue, plan, clock } = setup(deskConfig({ rate_limits: { thank_you_per_sender: 1 } }));
+    await seedTicket(store, 1, [{ address: 'ada@customer.example' }], { clock });
+    await seedTicket(store, 2, [{ address: 'bob@customer.example' }], { clock });
+    await seedTicket(store, 3, [{ address: 'ada@customer.example' }], { clock });
+    await plan(event({ iid: 1 }));
+    await plan(event({ iid: 2, from: 'bob@customer.example' }));
+    await plan(event({ iid: 3 }));
+    expect(queue.jobs.map((job) => [job.iid, job.to])).toEqual([
+      [1, 'ada@customer.example'],
+      [2, 'bob@customer.example'],
+    ]);
+  });
+});
+
+describe('new participant', () => {
+  it('Cc participants of a new issue get new_participant, the requester thank_you', async () => {
+    const { store, queue, plan, clock } = setup();
+    await seedTicket(store, 1, [{ address: 'ada@customer.example' }, { address: 'bob@customer.example' }], {
+      clock,
+    });
+    await plan(event({ iid: 1 }));
+    expect(queue.jobs.map((job) => [job.kind, job.to])).toEqual([
+      ['thank_you', 'ada@customer.example'],
+      ['new_participant', 'bob@customer.example'],
+    ]);
+  });
+
+  it('a mail whose Reply-To differs from From thanks the Reply-To and tells From nothing', async () => {
+    const { store, queue, plan, clock } = setup();
+    await createTicketStore(store, { clock }).recordInbound({
+      projectPath: PROJECT,
+      iid: 1,
+      mailId: 'mail-1',
+      messageId: 'm-1@customer.example',
+      sender: { address: 'team@customer.example', name: 'Team' },
+      author: { address: 'ada@customer.example', name: 'Ada' },
+      cc: [],
+      participantsFromCc: false,
+      isDeskAddress: () => false,
+    });
+    await plan(event({ iid: 1, from: 'Ada <ada@customer.example>', replyTo: 'team@customer.example' }));
+    expect(queue.jobs.map((job) => [job.kind, job.to])).toEqual([['thank_you', 'team@customer.example']]);
+  });
+
+  it('a reply that adds a Cc participant greets only the new one', async () => {
+    // Prepare
+    const { store, queue, plan, clock } = setup();
+    await seedTicket(store, 1, [{ address: 'ada@customer.example' }], { clock });
+    await plan(event({ iid: 1 }));
+    clock.advance(60 * 60 * 1000);
+    await createTicketStore(store, { clock }).addParticipants(
+      PROJECT,
+      1,
+      [{ address: 'carol@customer.example', source: 'cc' }],
+      () => false,
+    );
+    // Act
+    await plan(event({ iid: 1, outcome: 'note' }));
+    await plan(event({ iid: 1, outcome: 'note' }));
+    // Assess
+    expect(queue.jobs.map((job) => [job.kind, job.to])).toEqual([
+      ['thank_you', 'ada@customer.example'],
+      ['new_participant', 'carol@customer.example'],
+    ]);
+  });
+});
+
+describe('the pipeline hook', () => {
+  it('never throws a permanent failure into the pipeline (the issue exists already)', async () => {
+    const store = memoryStore();
+    const logger = recordingLogger();
+    await seedTicket(store, 1, [{ address: 'ada@customer.example' }]);
+    const hook = createOnDelivered({
+      config: deskConfig(),
+      store,
+      logger,
+      queue: {
+        enqueue: async () => {
+          throw new Error('bug');
+        },
+      },
+    });
+    await expect(hook(event({ iid: 1 }))).resolves.toBeUndefined();
+    expect(logger.lines.some((line) => line.level === 'error')).toBe(true);
+  });
+});
