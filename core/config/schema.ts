@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * `postdesk.config.yaml`: one strict schema, checked at synth and at run time. Unknown keys are

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { DeskConfig, ProjectConfig } from '../config/schema.ts';
 import type { TicketRecord } from '../state/tickets.ts';
 import { normalizeAddress } from '../state/tickets.ts';

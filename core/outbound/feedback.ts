@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Clock, Logger, ObjectStore } from '../ports.ts';
 import { createTicketStore, type TicketRef } from '../state/tickets.ts';
 

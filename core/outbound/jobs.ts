@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { PermanentError } from '../errors.ts';
 import type { ObjectStore } from '../ports.ts';
 import { MAX_INLINE_JOB_BYTES } from './constants.ts';

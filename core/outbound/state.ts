@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Clock, ObjectStore } from '../ports.ts';
 import { systemClock } from '../ports.ts';
 import { readJson, updateJson } from '../state/json.ts';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { PermanentError, TransientError } from '../errors.ts';
 import type { ObjectStore } from '../ports.ts';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { PermanentError, TransientError } from '../errors.ts';
 import type { Clock, ObjectStore } from '../ports.ts';
 import { systemClock } from '../ports.ts';

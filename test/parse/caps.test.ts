@@ -146,7 +146,7 @@ describe('parse rejects malformed mail with a reason, and never throws for it', 
       // Act
       const result = await parseFile(parseFixture(name));
       // Assess
-      expect(result).toMatchObject({ ok: false, outcome: 'rejected', reason: ParseReason.unparseable });
+      expect(result).toMatchObject({ ok: false, outcome: 'quarantined', reason: ParseReason.unparseable });
     },
   );
 
@@ -159,7 +159,7 @@ describe('parse rejects malformed mail with a reason, and never throws for it', 
       },
     );
     // Assess
-    expect(result).toMatchObject({ ok: false, reason: ParseReason.unparseable });
+    expect(result).toMatchObject({ ok: false, outcome: 'quarantined', reason: ParseReason.unparseable });
   });
 
   it('a mail cut inside its header block still parses what is there', async () => {

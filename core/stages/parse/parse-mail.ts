@@ -46,8 +46,18 @@ const readFailed = (error: RawReadError): PostdeskError => {
   });
 };
 
+/**
+ * A cap or a duplicate header is the sender's to fix, so the mail is rejected (a reply is safe to
+ * send). Bytes that are not a mail at all are quarantined instead: a person should look at them,
+ * and nobody can be told (there is no trustworthy sender to reply to).
+ */
 const rejected = (error: MailRejectedError): StageResult<never> =>
-  stop('rejected', error.reason, error.message, error.detail);
+  stop(
+    error.reason === ParseReason.unparseable ? 'quarantined' : 'rejected',
+    error.reason,
+    error.message,
+    error.detail,
+  );
 
 /** Streams one attachment's decoded content by re-reading the raw mail (see `AttachmentMeta.open`). */
 const openAttachment = async (open: OpenRawMail, limits: Limits, index: number): Promise<Readable> => {

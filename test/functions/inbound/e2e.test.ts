@@ -193,9 +193,9 @@ projects:
     expect(gitlab.issues('acme/game')).toHaveLength(before + 2);
   });
 
-  it('ends an unparseable mail without failing the batch or retrying it', async () => {
+  it('quarantines an unparseable mail without failing the batch or retrying it', async () => {
     // Prepare
-    const { invoke, arrive, decisions } = setup();
+    const { invoke, arrive, decisions, bucket } = setup();
 
     // Act
     const response = await invoke(
@@ -206,8 +206,9 @@ projects:
     expect(response).toEqual({ batchItemFailures: [] });
     const [garbage, ok] = decisions();
     expect(garbage).toMatchObject({ trace: { mailId: 'e2e-garbage-1', reason: 'unparseable' } });
-    const outcome = (garbage?.['trace'] as { outcome?: string } | undefined)?.outcome;
-    expect(['rejected', 'quarantined']).toContain(outcome);
+    expect(garbage).toMatchObject({ trace: { outcome: 'quarantined' } });
+    const entry = JSON.parse(bucket.text('quarantine/e2e-garbage-1.json') ?? '{}');
+    expect(entry).toMatchObject({ mailId: 'e2e-garbage-1', reason: 'unparseable' });
     expect(ok).toMatchObject({ trace: { outcome: 'issue' } });
   });
 
