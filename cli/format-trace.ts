@@ -18,7 +18,7 @@ export const formatTrace = (label: string, trace: DecisionTrace): string => {
   for (const stage of trace.stages) {
     const where = stage.project ? ` [${stage.project}]` : '';
     const message = stage.message ? ` — ${stage.message}` : '';
-    lines.push(`    ${`${stage.stage}${where}`.padEnd(28)} ${stage.verdict.padEnd(12)} ${stage.reason}${message}`);
+    lines.push(`    ${`${stage.stage}${where}`.padEnd(28)} ${stage.verdict.padEnd(14)} ${stage.reason}${message}`);
   }
   for (const delivery of trace.deliveries) lines.push(...formatDelivery(delivery));
   return lines.join('\n');

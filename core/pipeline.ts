@@ -202,9 +202,6 @@ const deliverToProject = async (context: RouteContext): Promise<DeliveryRecord> 
   const automated = classification.kind !== 'human';
 
   if (thread.kind === 'new_ticket') {
-    if (classification.kind === 'bulk' && !project.accept_bulk) {
-      return { project: project.path, outcome: 'dropped', reason: classification.reason, message: 'bulk mail' };
-    }
     const template = await resolveTemplate(project, deps);
     const draft = await run.projectStage('render', project, () =>
       renderIssue({ mail: parsed, project, limits: deps.config.limits, template, extraLabels }),

@@ -53,17 +53,31 @@ describe('postdesk explain', () => {
   });
 
   it.each([
-    ['auto-reply.eml', 'dropped', 'auto_submitted'],
-    ['out-of-office.eml', 'dropped', 'out_of_office'],
-    ['bulk.eml', 'dropped', 'precedence_bulk'],
-    ['bounce-ses-dsn.eml', 'dropped', 'bounce'],
-  ])('drops %s with its reason', async (file, outcome, reason) => {
+    ['auto-reply.eml', 'auto_reply', 'auto_submitted'],
+    ['out-of-office.eml', 'out_of_office', 'auto_submitted_vacation'],
+    ['bulk.eml', 'bulk', 'precedence_bulk'],
+    ['bounce-ses-dsn.eml', 'bounce', 'mailer_daemon_sender'],
+  ])('drops %s as %s with reason %s', async (file, kind, reason) => {
     // Act
     const { code, trace } = await explainJson(file, ['--recipient', 'support+game@desk.example.com']);
     // Assess
     expect(code).toBe(0);
-    expect(trace.outcome).toBe(outcome);
-    expect(trace.reason).toMatch(new RegExp(reason));
+    expect(trace.outcome).toBe('dropped');
+    expect(trace.reason).toBe(reason);
+    expect(trace.stages.find((stage: { stage: string }) => stage.stage === 'classify').verdict).toBe(kind);
+    expect(trace.issue).toBeUndefined();
+  });
+
+  it('accept-bulk-ignored: a project with accept_bulk makes an issue from bulk mail', async () => {
+    // Prepare
+    const accepting = join(cwd, 'accept-bulk.yaml');
+    await writeFile(accepting, config.replace('    key: game\n', '    key: game\n    accept_bulk: true\n'));
+    // Act
+    const { code, trace } = await explainJson('bulk.eml', ['--config', accepting]);
+    // Assess
+    expect(code).toBe(0);
+    expect(trace.outcome).toBe('issue');
+    expect(trace.issue.title).toBe('This week in games');
   });
 
   it('writes nothing: the data directory stays empty', async () => {
