@@ -1,0 +1,282 @@
+/**
+ * Reply trimming: which lines of a reply are the customer's new text, and which are the quoted
+ * mail, the quote header and the signature. Nothing is thrown away: the caller shows the rest in a
+ * collapsed `<details>` (GitLab's `message_with_appended_reply`).
+ *
+ * Written for Postdesk after measuring `email-reply-parser` (crisp, the library the peers review
+ * recommends): see docs/RENDER.md. That library reverses every line and runs ~30 regexes with
+ * unbounded `.+` over the whole text; without its optional native RE2 dependency it did not
+ * finish `email_long_quote.txt` (766 kB) in ten minutes. This trimmer classifies each line once
+ * with anchored, bounded patterns, so it is linear in the input.
+ *
+ * The rules, in order:
+ * 1. An embedded message (an `----- Original Message -----` line, an Outlook `From:`/`Sent:`
+ *    header block, `Begin forwarded message:`) ends the reply: it and everything after it is
+ *    quoted, with the separator line just above it.
+ * 2. From the bottom, repeatedly: trailing quote blocks (`>` lines) with their attribution
+ *    (`On <date>, <name> wrote:` over up to three lines, or any line ending in `:` that names a
+ *    date or an address), a signature after a `-- ` delimiter, a device line (`Sent from my
+ *    iPhone`), a mailing-list footer after an underscore rule, and a dash sign-off (`-Jane`).
+ * 3. From the top, one leading quote block (bottom-posting) when the new text below it is in one
+ *    piece. When new text alternates with quotes (inline answers), those quotes are context and
+ *    stay.
+ */
+
+export interface TrimmedReply {
+  /** The new text, in order. */
+  visible: string[];
+  /** Everything trimmed, in order; a blank line separates pieces that were not adjacent. */
+  quoted: string[];
+}
+
+type Kind = 'blank' | 'quote' | 'text' | 'code';
+
+const QUOTE_LINE = /^>/;
+const ATTRIBUTION_END =
+  /(?:\bwrote|\bwrites|\bschrieb|a écrit|escribió|ha scritto|escreveu|schreef|\bskrev|kirjoitti|napisał(?:\(a\))?|\bpisze|пишет|написала?|написал\(а\)|写道|寫道|작성|のメッセージ)\s{0,3}[:：]\s{0,3}$/iu;
+const ATTRIBUTION_START = /^(?:on|le|am|el|il|em|op|den|dnia|w dniu|pe|ma|ti|ke|to|la|su|в)\s/i;
+const DATE_OR_ADDRESS = /@|<[^<>]{0,200}>|\d{1,2}[:.]\d{2}|\b\d{4}\b/;
+const SEPARATOR_RULE = /^[\s_\-=*–—]{3,}$/;
+const ORIGINAL_MESSAGE =
+  /^[\s\-_=*]{0,20}(?:original message|forwarded message|ursprüngliche nachricht|weitergeleitete nachricht|message d'origine|message transféré|mensaje original|mensaje reenviado|messaggio originale|messaggio inoltrato|oorspronkelijk bericht|doorgestuurd bericht|oprindelig meddelelse|videresendt meddelelse|opprinnelig melding|ursprungligt meddelande|vidarebefordrat meddelande|alkuperäinen viesti|исходное сообщение|пересылаемое сообщение|переслане повідомлення|原始邮件|原始郵件|転送メッセージ|元のメッセージ)[\s\-_=*:]{0,20}$/i;
+const FORWARDED = /^begin forwarded message:?$/i;
+const HEADER_FROM =
+  /^[*_]{0,2}(?:from|de|von|van|da|od|fra|från|mistä|от|від|kimden|發件人|发件人|寄件者|送信者|差出人|보낸 사람)[*_]{0,2}\s{0,2}[:：][*_]{0,2}\s{0,3}\S/iu;
+const HEADER_OTHER =
+  /^[*_]{0,2}(?:sent|date|to|cc|subject|envoyé|date d'envoi|à|objet|gesendet|datum|an|betreff|enviado|fecha|para|asunto|inviato|data|oggetto|a|verzonden|aan|onderwerp|sendt|til|emne|skickat|till|ämne|отправлено|дата|кому|тема|надіслано|发送时间|收件人|主题|時間|收件者|主旨|送信日時|宛先|件名|日付|보낸 날짜|받는 사람|제목)[*_]{0,2}\s{0,2}[:：]/iu;
+const SIGNATURE_DELIMITER = /^(?:--|—|-- )$/;
+const DEVICE_SIGNATURE =
+  /^(?:sent from (?:my |a |an )?|sent with |sent via |get outlook for |envoyé de mon |envoyé depuis |envoyé à partir de |gesendet von meinem |gesendet mit |von meinem |enviado desde (?:mi )?|enviado do meu |inviato da(?:l| mio)? |verzonden (?:vanaf|met) |verstuurd vanaf |sendt fra |skickat från |lähetetty |отправлено с |надіслано з )/i;
+const LIST_FOOTER_RULE = /^(?:_{10,}|-{10,}|={10,})$/;
+const DASH_SIGN_OFF = /^-{1,2}\s?[\p{Lu}][\p{L}.'’-]{0,30}(?: [\p{Lu}][\p{L}.'’-]{0,30}){0,3}$/u;
+
+/** Signature region limits: a real signature is short. */
+const MAX_SIGNATURE_LINES = 12;
+const MAX_FOOTER_LINES = 6;
+const MAX_DEVICE_WORDS = 8;
+
+/**
+ * Trims `lines` (one entry per line). `view` gives the text to classify (for Markdown converted
+ * from HTML: without our escape markers); `isCode` marks lines that are code and never trimmed.
+ */
+export const trimReply = (
+  lines: readonly string[],
+  view: (line: string) => string = (line) => line,
+  isCode: (line: string) => boolean = () => false,
+): TrimmedReply => {
+  const texts = lines.map((line) => (isCode(line) ? '' : view(line).trim()));
+  const kinds: Kind[] = lines.map((line, index) => {
+    if (isCode(line)) return 'code';
+    const text = texts[index] ?? '';
+    if (text === '') return 'blank';
+    return QUOTE_LINE.test(text) ? 'quote' : 'text';
+  });
+  const text = (index: number): string => texts[index] ?? '';
+  const kind = (index: number): Kind => kinds[index] ?? 'blank';
+
+  // 1. An embedded message ends the reply.
+  let end = lines.length;
+  for (let index = 0; index < lines.length; index++) {
+    if (kind(index) !== 'text') continue;
+    if (
+      ORIGINAL_MESSAGE.test(text(index)) ||
+      FORWARDED.test(text(index)) ||
+      isHeaderBlock(index, text, kind)
+    ) {
+      end = index;
+      while (
+        end > 0 &&
+        (kind(end - 1) === 'blank' || (kind(end - 1) === 'text' && SEPARATOR_RULE.test(text(end - 1))))
+      ) {
+        end--;
+      }
+      break;
+    }
+  }
+
+  // 2. From the bottom: quotes with their attribution, signatures, footers.
+  let bottom = end;
+  const skipBlanks = (at: number): number => {
+    let position = at;
+    while (position > 0 && kind(position - 1) === 'blank') position--;
+    return position;
+  };
+  for (;;) {
+    const last = skipBlanks(bottom);
+    if (last === 0) {
+      bottom = 0;
+      break;
+    }
+    const lastIndex = last - 1;
+    if (kind(lastIndex) === 'quote') {
+      let start = lastIndex;
+      while (start > 0 && (kind(start - 1) === 'quote' || kind(start - 1) === 'blank')) start--;
+      bottom = start;
+      const attribution = attributionStart(skipBlanks(bottom) - 1, text, kind, true);
+      if (attribution !== undefined) bottom = attribution;
+      continue;
+    }
+    const attribution = attributionStart(lastIndex, text, kind, false);
+    if (attribution !== undefined) {
+      bottom = attribution;
+      continue;
+    }
+    const signature = signatureStart(last, text, kind);
+    if (signature !== undefined) {
+      bottom = signature;
+      continue;
+    }
+    bottom = last;
+    break;
+  }
+
+  // 3. From the top: one leading quote block, unless the answer is interleaved with quotes.
+  let top = 0;
+  while (top < bottom && kind(top) === 'blank') top++;
+  const leadingEnd = leadingQuoteEnd(top, bottom, text, kind);
+  if (leadingEnd !== undefined) {
+    let next = leadingEnd;
+    while (next < bottom && kind(next) === 'blank') next++;
+    let interleaved = false;
+    for (let index = next; index < bottom; index++) {
+      if (kind(index) === 'quote') {
+        interleaved = true;
+        break;
+      }
+    }
+    if (!interleaved && next < bottom) top = next;
+  }
+
+  let visibleStart = top;
+  let visibleEnd = bottom;
+  while (visibleStart < visibleEnd && kind(visibleStart) === 'blank') visibleStart++;
+  while (visibleEnd > visibleStart && kind(visibleEnd - 1) === 'blank') visibleEnd--;
+  const visible = lines.slice(visibleStart, visibleEnd);
+  const before = lines.slice(0, visibleStart);
+  const after = lines.slice(visibleEnd);
+  const trimmedBefore = trimBlankEdges(before, kind, 0);
+  const trimmedAfter = trimBlankEdges(after, kind, visibleEnd);
+  const quoted =
+    trimmedBefore.length > 0 && trimmedAfter.length > 0
+      ? [...trimmedBefore, '', ...trimmedAfter]
+      : [...trimmedBefore, ...trimmedAfter];
+  return { visible, quoted };
+};
+
+const trimBlankEdges = (lines: string[], kind: (index: number) => Kind, offset: number): string[] => {
+  let start = 0;
+  let end = lines.length;
+  while (start < end && kind(offset + start) === 'blank') start++;
+  while (end > start && kind(offset + end - 1) === 'blank') end--;
+  return lines.slice(start, end);
+};
+
+/**
+ * An Outlook-style header block: a `From:` line followed, within the next lines, by at least one
+ * more header field (`Sent:`, `To:`, `Subject:` ...), in any of the languages clients use.
+ */
+const isHeaderBlock = (
+  index: number,
+  text: (index: number) => string,
+  kind: (index: number) => Kind,
+): boolean => {
+  if (!HEADER_FROM.test(text(index))) return false;
+  for (let next = index + 1; next <= index + 4; next++) {
+    if (kind(next) !== 'text') return false;
+    if (HEADER_OTHER.test(text(next))) return true;
+  }
+  return false;
+};
+
+/**
+ * Where the attribution that ends at `index` starts, if the line at `index` ends one:
+ * `On <date>, <name> wrote:` possibly wrapped over three lines, or (`beforeQuote`) any line
+ * ending in `:` that names a date or an address just above a quote block.
+ */
+const attributionStart = (
+  index: number,
+  text: (index: number) => string,
+  kind: (index: number) => Kind,
+  beforeQuote: boolean,
+): number | undefined => {
+  if (index < 0 || kind(index) !== 'text') return undefined;
+  const line = text(index);
+  const explicit = ATTRIBUTION_END.test(line);
+  const generic = beforeQuote && /[:：]$/.test(line) && DATE_OR_ADDRESS.test(line);
+  if (!explicit && !generic) return undefined;
+  let start = index;
+  if (!ATTRIBUTION_START.test(line)) {
+    while (start > 0 && index - start < 2 && kind(start - 1) === 'text') {
+      const previous = text(start - 1);
+      if (ATTRIBUTION_START.test(previous)) {
+        start--;
+        break;
+      }
+      if (!DATE_OR_ADDRESS.test(previous)) break;
+      start--;
+    }
+  }
+  return start;
+};
+
+/** Where a signature that ends the text at `last` (exclusive) starts, if there is one. */
+const signatureStart = (
+  last: number,
+  text: (index: number) => string,
+  kind: (index: number) => Kind,
+): number | undefined => {
+  const lastText = text(last - 1);
+  // A device line: "Sent from my iPhone", short and without a sentence in it.
+  if (
+    DEVICE_SIGNATURE.test(lastText) &&
+    lastText.split(/\s+/).length <= MAX_DEVICE_WORDS &&
+    !/[,;]/.test(lastText) &&
+    !/[.!?]\s/.test(lastText)
+  ) {
+    return last - 1;
+  }
+  // A dash sign-off on its own paragraph: "-Abhishek Kona".
+  if (DASH_SIGN_OFF.test(lastText) && (last - 1 === 0 || kind(last - 2) === 'blank')) return last - 1;
+  // A `-- ` delimiter or a list footer rule, a few lines up.
+  let seen = 0;
+  for (let index = last - 1; index >= 0 && seen < MAX_SIGNATURE_LINES; index--) {
+    const current = kind(index);
+    if (current === 'code' || current === 'quote') return undefined;
+    if (current === 'blank') continue;
+    seen++;
+    const line = text(index);
+    if (SIGNATURE_DELIMITER.test(line) && index > 0) return index;
+    if (LIST_FOOTER_RULE.test(line) && seen <= MAX_FOOTER_LINES && index > 0) return index;
+  }
+  return undefined;
+};
+
+/**
+ * The end (exclusive) of a quote block at the very top: an attribution and its `>` lines, or
+ * just `>` lines.
+ */
+const leadingQuoteEnd = (
+  top: number,
+  bottom: number,
+  text: (index: number) => string,
+  kind: (index: number) => Kind,
+): number | undefined => {
+  let index = top;
+  if (kind(index) === 'text') {
+    // An attribution of up to three lines whose last line ends the attribution.
+    let found: number | undefined;
+    for (let end = index; end < Math.min(bottom, index + 3); end++) {
+      if (kind(end) !== 'text') break;
+      if (ATTRIBUTION_END.test(text(end))) {
+        found = end;
+        break;
+      }
+    }
+    if (found === undefined || !ATTRIBUTION_START.test(text(index))) return undefined;
+    index = found + 1;
+    while (index < bottom && kind(index) === 'blank') index++;
+  }
+  if (index >= bottom || kind(index) !== 'quote') return undefined;
+  while (index < bottom && (kind(index) === 'quote' || kind(index) === 'blank')) index++;
+  return index;
+};
