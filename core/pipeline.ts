@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { AuthenticationPolicy, DeskConfig, ProjectConfig } from './config/schema.ts';
 import { errorMessage, isTransient, PermanentError } from './errors.ts';
-import type { InboundMail, ParsedMail } from './model.ts';
+import type { AttachmentMeta, InboundMail, ParsedMail } from './model.ts';
 import type { Clock, Forge, Logger, ObjectStore, RawMailStore, SecretSource } from './ports.ts';
 import { authenticateMail } from './stages/authenticate/index.ts';
 import { classifyMail } from './stages/classify/index.ts';
@@ -204,7 +204,14 @@ const deliverToProject = async (context: RouteContext): Promise<DeliveryRecord> 
   if (thread.kind === 'new_ticket') {
     const template = await resolveTemplate(project, deps);
     const draft = await run.projectStage('render', project, () =>
-      renderIssue({ mail: parsed, project, limits: deps.config.limits, template, extraLabels }),
+      renderIssue({
+        mail: parsed,
+        project,
+        limits: deps.config.limits,
+        template,
+        extraLabels,
+        original: originalMail(mail, parsed, deps),
+      }),
     );
     if (!draft.ok) return ended(draft);
     if (deps.dryRun) {
@@ -242,7 +249,14 @@ const deliverToProject = async (context: RouteContext): Promise<DeliveryRecord> 
   }
 
   const note = await run.projectStage('render', project, () =>
-    renderNote({ mail: parsed, project, limits: deps.config.limits, internal: thread.internal, automated }),
+    renderNote({
+      mail: parsed,
+      project,
+      limits: deps.config.limits,
+      internal: thread.internal,
+      automated,
+      original: originalMail(mail, parsed, deps),
+    }),
   );
   if (!note.ok) return ended(note);
   if (deps.dryRun) {
@@ -296,6 +310,21 @@ export const effectivePolicy = (
     notEvaluated: policy.require.filter((name) => unavailable.has(name)),
   };
 };
+
+/**
+ * The raw mail as an attachment, uploaded as `original.eml` only when render must truncate a body:
+ * the customer's full text is then one click away instead of lost. Streamed from the raw store.
+ */
+const originalMail = (mail: InboundMail, parsed: ParsedMail, deps: PipelineDeps): AttachmentMeta => ({
+  index: parsed.attachments.length,
+  filename: 'original.eml',
+  contentType: 'message/rfc822',
+  contentId: undefined,
+  disposition: 'attachment',
+  size: parsed.size,
+  related: false,
+  open: () => deps.rawStore.open(mail.rawKey),
+});
 
 /** The project's description template: inline text, or a file read from the repo through the forge. */
 const resolveTemplate = async (project: ProjectConfig, deps: PipelineDeps): Promise<string | undefined> => {
