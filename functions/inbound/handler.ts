@@ -1,8 +1,4 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import middy from '@middy/core';
-import sqsPartialBatchFailure from '@middy/sqs-partial-batch-failure';
-import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { Context, SQSEvent } from 'aws-lambda';
 import { createLambdaLogger, type LambdaLogger } from '../../adapters/aws/logger.ts';
 import { createDeskMetrics, type DeskMetrics } from '../../adapters/aws/metrics.ts';
 import { errorMessage, isTransient, TransientError } from '../../core/errors.ts';
@@ -10,6 +6,7 @@ import type { InboundMail } from '../../core/model.ts';
 import { type PipelineDeps, processMail } from '../../core/pipeline.ts';
 import { createQuarantine, quarantineIdFor } from '../../core/state/quarantine.ts';
 import type { DecisionTrace, Outcome } from '../../core/trace.ts';
+import { sqsBatchHandler } from '../shared/sqs-batch.ts';
 import { parseInboundRecord, toInboundMail } from './event-schema.ts';
 import { createInboundWiring, type InboundWiring } from './wiring.ts';
 
@@ -212,21 +209,12 @@ export const createInboundHandler = (options: InboundHandlerOptions) => {
     return results;
   };
 
-  return middy<SQSEvent, SQSBatchResponse>({ timeoutEarlyInMillis: options.timeoutEarlyInMillis ?? 5 })
-    .use(injectLambdaContext(logger.powertools, { resetKeys: true }))
-    .use(logMetrics(metrics.powertools, { captureColdStartMetric: true }))
-    .use(
-      sqsPartialBatchFailure({
-        logger: (reason: unknown, record: { messageId?: string }) => {
-          logger.warn('record failed; SQS will redeliver it', {
-            sqs_message_id: record.messageId,
-            transient: isTransient(reason),
-            error: errorMessage(reason),
-          });
-        },
-      }),
-    )
-    .handler(processBatch as unknown as (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>);
+  return sqsBatchHandler({
+    logger,
+    metrics,
+    timeoutEarlyInMillis: options.timeoutEarlyInMillis,
+    processBatch,
+  });
 };
 
 const defaultLogger = createLambdaLogger({

@@ -1,14 +1,11 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import middy from '@middy/core';
-import sqsPartialBatchFailure from '@middy/sqs-partial-batch-failure';
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { createLambdaLogger, type LambdaLogger } from '../../adapters/aws/logger.ts';
 import { createDeskMetrics, type DeskMetrics } from '../../adapters/aws/metrics.ts';
 import { errorMessage, isTransient } from '../../core/errors.ts';
 import { applySesFeedback, parseSesFeedback } from '../../core/outbound/feedback.ts';
 import { parseJobBody, storedJobKey } from '../../core/outbound/jobs.ts';
+import { sqsBatchHandler } from '../shared/sqs-batch.ts';
 import { createNotifyWiring, type NotifyWiring } from './wiring.ts';
 
 /**
@@ -132,21 +129,12 @@ export const createNotifyHandler = (options: NotifyHandlerOptions) => {
     return results;
   };
 
-  return middy<SQSEvent, SQSBatchResponse>({ timeoutEarlyInMillis: options.timeoutEarlyInMillis ?? 5 })
-    .use(injectLambdaContext(logger.powertools, { resetKeys: true }))
-    .use(logMetrics(metrics.powertools, { captureColdStartMetric: true }))
-    .use(
-      sqsPartialBatchFailure({
-        logger: (reason: unknown, record: { messageId?: string }) => {
-          logger.warn('record failed; SQS will redeliver it', {
-            sqs_message_id: record.messageId,
-            transient: isTransient(reason),
-            error: errorMessage(reason),
-          });
-        },
-      }),
-    )
-    .handler(processBatch as unknown as (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>);
+  return sqsBatchHandler({
+    logger,
+    metrics,
+    timeoutEarlyInMillis: options.timeoutEarlyInMillis,
+    processBatch,
+  });
 };
 
 const defaultLogger = createLambdaLogger({
