@@ -162,11 +162,25 @@ export class DeskFunction extends Construct {
     );
   }
 
-  /** POSTDESK_SENDING_IDENTITY, with the right to send raw mail as that SES identity only. */
-  sendMailAs(identityName: string, identityArn: string): void {
+  /**
+   * POSTDESK_SENDING_IDENTITY, with the right to send raw mail as that SES identity only. With a
+   * configuration set, POSTDESK_SES_CONFIGURATION_SET too, and the right covers the set: SES
+   * authorises a send that names a configuration set against both the identity and the set.
+   */
+  sendMailAs(
+    identityName: string,
+    identityArn: string,
+    configurationSet?: { readonly name: string; readonly arn: string },
+  ): void {
     this.function.addEnvironment('POSTDESK_SENDING_IDENTITY', identityName);
+    if (configurationSet !== undefined) {
+      this.function.addEnvironment('POSTDESK_SES_CONFIGURATION_SET', configurationSet.name);
+    }
     this.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: ['ses:SendRawEmail', 'ses:SendEmail'], resources: [identityArn] }),
+      new iam.PolicyStatement({
+        actions: ['ses:SendRawEmail', 'ses:SendEmail'],
+        resources: configurationSet === undefined ? [identityArn] : [identityArn, configurationSet.arn],
+      }),
     );
   }
 }

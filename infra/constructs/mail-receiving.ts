@@ -9,6 +9,7 @@ import { DeployInputError, type RuleSetMode } from '../inputs.ts';
 import { receiptRuleArn } from '../naming.ts';
 import { inboundRegionProblem } from '../regions.ts';
 import { RuleSetActivation } from './rule-set-activation.ts';
+import { allowSesToPublishToTopicsOf } from './ses-topic-key.ts';
 
 export interface MailReceivingProps {
   /** `create`: our own set, left inactive. `create-and-activate`: ours, activated. `existing`: add our rule to it. */
@@ -103,15 +104,7 @@ export class MailReceiving extends Construct {
       }),
     );
     // Publishing to a KMS-encrypted topic needs a data key from the topic's key.
-    props.encryptionKey.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'AllowSesToPublishToEncryptedTopic',
-        principals: [new iam.ServicePrincipal('ses.amazonaws.com')],
-        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
-      }),
-    );
+    allowSesToPublishToTopicsOf(props.encryptionKey);
 
     const ruleSet =
       props.ruleSetMode === 'existing'

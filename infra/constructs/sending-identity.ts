@@ -10,6 +10,11 @@ export interface SendingIdentityProps {
   readonly region: string;
   /** A Route 53 public zone that holds the domain. @default - records are created by hand */
   readonly hostedZone?: { readonly id: string; readonly name: string } | undefined;
+  /**
+   * The identity's default configuration set: SES applies it to every send from the domain that
+   * names none, so their bounces and complaints are published too. @default - none
+   */
+  readonly configurationSet?: ses.IConfigurationSet | undefined;
 }
 
 /**
@@ -48,6 +53,7 @@ export class SendingIdentity extends Construct {
       identity:
         zone === undefined ? ses.Identity.domain(props.domain) : new DomainInHostedZone(props.domain, zone),
       dkimIdentity: ses.DkimIdentity.easyDkim(ses.EasyDkimSigningKeyLength.RSA_2048_BIT),
+      ...(props.configurationSet === undefined ? {} : { configurationSet: props.configurationSet }),
     });
     this.mxValue = `10 ${inboundSmtpHost(props.region)}`;
     if (zone !== undefined) {

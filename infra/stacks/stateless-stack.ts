@@ -11,6 +11,7 @@ import { DeskMonitoring } from '../constructs/desk-monitoring.ts';
 import type { DeskStore } from '../constructs/desk-store.ts';
 import { MailReceiving } from '../constructs/mail-receiving.ts';
 import { QueueWithDeadLetter } from '../constructs/queue-with-dead-letter.ts';
+import { SendingFeedback } from '../constructs/sending-feedback.ts';
 import { SendingIdentity } from '../constructs/sending-identity.ts';
 import { type DeployInputs, ruleRecipients } from '../inputs.ts';
 import { BUCKET_PREFIXES, mailBucketName } from '../naming.ts';
@@ -28,8 +29,8 @@ const NOTIFY_TIMEOUT = Duration.seconds(60);
 
 /**
  * Everything that can be destroyed and deployed again without losing a mail: the receipt rule,
- * the notification topic, the queues, the functions and their Function URL, the SES identity,
- * alarms and the dashboard.
+ * the notification topic, the queues, the functions and their Function URL, the SES identity and
+ * configuration set (with the bounce and complaint topic), alarms and the dashboard.
  */
 export class StatelessStack extends Stack {
   readonly receiving: MailReceiving;
@@ -39,6 +40,7 @@ export class StatelessStack extends Stack {
   readonly inboundQueue: QueueWithDeadLetter;
   readonly outboundQueue: QueueWithDeadLetter;
   readonly identity: SendingIdentity;
+  readonly feedback: SendingFeedback;
   readonly monitoring: DeskMonitoring;
   readonly webhookUrl: lambda.FunctionUrl;
 
@@ -102,10 +104,24 @@ export class StatelessStack extends Stack {
       visibilityTimeout: Duration.seconds(NOTIFY_TIMEOUT.toSeconds() * 6),
     });
 
+    // Bounces and complaints of the desk's outbound mail come back on the outbound queue, where the
+    // notify function tells them from jobs (functions/notify/handler.ts). Raw delivery: the SQS
+    // body is SES's event JSON itself, as for inbound mail (the handler also reads an SNS envelope).
+    this.feedback = new SendingFeedback(this, 'Feedback', {
+      deskName: options.deskName,
+      encryptionKey: topicsKey,
+    });
+    this.feedback.topic.addSubscription(
+      new subscriptions.SqsSubscription(this.outboundQueue.queue, { rawMessageDelivery: true }),
+    );
+
+    // The configuration set is named in every send (POSTDESK_SES_CONFIGURATION_SET) and is the
+    // identity's default as well, so mail sent as the domain without naming it reports back too.
     this.identity = new SendingIdentity(this, 'Identity', {
       domain: config.domain,
       region: options.region,
       hostedZone: options.hostedZone,
+      configurationSet: this.feedback.configurationSet,
     });
 
     const environment = { POSTDESK_CONFIG: inputs.configText };
@@ -164,7 +180,14 @@ export class StatelessStack extends Stack {
     this.notify.useBucket(bucket, { readWrite: BUCKET_PREFIXES.state });
     this.notify.useKey(store.key);
     this.notify.useSecret(store.secret);
-    this.notify.sendMailAs(this.identity.identity.emailIdentityName, this.identity.identity.emailIdentityArn);
+    this.notify.sendMailAs(
+      this.identity.identity.emailIdentityName,
+      this.identity.identity.emailIdentityArn,
+      {
+        name: this.feedback.configurationSet.configurationSetName,
+        arn: this.feedback.configurationSetArn,
+      },
+    );
     this.notify.function.addEventSource(
       new SqsEventSource(this.outboundQueue.queue, {
         batchSize: options.batchSize,
@@ -220,6 +243,16 @@ export class StatelessStack extends Stack {
       );
     });
     output('SesIdentity', this.identity.identity.emailIdentityName, 'The SES domain identity (sending)');
+    output(
+      'SesConfigurationSet',
+      this.feedback.configurationSet.configurationSetName,
+      'Sends with it; publishes bounces and complaints',
+    );
+    output(
+      'FeedbackTopicArn',
+      this.feedback.topic.topicArn,
+      'SES bounces and complaints, delivered to the outbound queue',
+    );
     output('ReceiptRuleSetName', options.ruleSetName, 'The receipt rule set holding the desk rule');
     output('ReceiptRuleName', options.ruleName, 'The desk receipt rule');
     output(

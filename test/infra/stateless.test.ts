@@ -143,18 +143,32 @@ describe('stateless stack', () => {
     ]);
   });
 
-  it('lets only the notify function send mail, and only as the desk identity', () => {
+  it('lets only the notify function send mail, and only as the desk identity with the desk configuration set', () => {
     const senders = policyStatements(stateless).filter(({ statement }) =>
       JSON.stringify(statement.Action).includes('ses:Send'),
     );
     expect(senders).toHaveLength(1);
     expect(senders[0]?.policy).toMatch(/^NotifyRole/);
-    expect(senders[0]?.statement.Resource).toEqual({
-      'Fn::Join': [
-        '',
-        [`arn:aws:ses:${TEST_REGION}:${TEST_ACCOUNT}:identity/`, { Ref: expect.stringMatching(/^Identity/) }],
-      ],
-    });
+    expect(senders[0]?.statement.Resource).toEqual([
+      {
+        'Fn::Join': [
+          '',
+          [
+            `arn:aws:ses:${TEST_REGION}:${TEST_ACCOUNT}:configuration-set/`,
+            { Ref: expect.stringMatching(/^FeedbackConfigurationSet/) },
+          ],
+        ],
+      },
+      {
+        'Fn::Join': [
+          '',
+          [
+            `arn:aws:ses:${TEST_REGION}:${TEST_ACCOUNT}:identity/`,
+            { Ref: expect.stringMatching(/^Identity/) },
+          ],
+        ],
+      },
+    ]);
   });
 
   it('gives the functions the bucket, key, secret and config through their environment', () => {
