@@ -7,6 +7,7 @@ import { authenticateMail } from './stages/authenticate/index.ts';
 import { classifyMail } from './stages/classify/index.ts';
 import type { Classification, RouteTarget } from './stages/contracts.ts';
 import { deliverIssue, deliverNote } from './stages/deliver/index.ts';
+import { limitInbound } from './stages/limit/index.ts';
 import { parseMail } from './stages/parse/index.ts';
 import { renderIssue, renderNote } from './stages/render/index.ts';
 import { routeMail } from './stages/route/index.ts';
@@ -200,6 +201,25 @@ const deliverToProject = async (context: RouteContext): Promise<DeliveryRecord> 
   if (!decision.ok) return ended(decision);
   const thread = decision.value;
   const automated = classification.kind !== 'human';
+
+  // Floods: sliding windows per ticket, per sender and per desk (config.rate_limits). A dry run
+  // counts nothing.
+  if (!deps.dryRun) {
+    const limited = await run.projectStage('limit', project, () =>
+      limitInbound({
+        mailId: mail.id,
+        mail: parsed,
+        classification,
+        project,
+        thread,
+        rateLimits: deps.config.rate_limits,
+        isDeskAddress: deskAddressMatcher(deps.config),
+        store: deps.store,
+        clock: deps.clock,
+      }),
+    );
+    if (!limited.ok) return ended(limited);
+  }
 
   if (thread.kind === 'new_ticket') {
     const template = await resolveTemplate(project, deps);

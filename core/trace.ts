@@ -15,6 +15,7 @@ export const StageName = [
   'route',
   'policy',
   'thread',
+  'limit',
   'render',
   'deliver',
 ] as const;

@@ -170,6 +170,16 @@ export const planAutomaticMail = (deps: OnDeliveredDeps) => {
       [window]: THANK_YOU_ANY_SUBJECT_LIMIT,
     });
     if (!any.allowed) return 'thank_you_cap';
+    // Also keyed on the mail's From: a machine that answers from one address but a new Reply-To each
+    // time (another desk's reply addresses, behind a forwarder that strips loop headers) would
+    // otherwise never fill the per-recipient caps, and two desks would thank each other forever.
+    const author = context.event.parsed.from[0]?.address;
+    if (author !== undefined && normalizeAddress(author) !== participant.address) {
+      const byAuthor = await limiter.hit('thank_you_from', normalizeAddress(author), {
+        [window]: THANK_YOU_ANY_SUBJECT_LIMIT,
+      });
+      if (!byAuthor.allowed) return 'thank_you_cap';
+    }
     const subject = normalizeSubject(context.event.parsed.subject ?? '');
     const same = await limiter.hit('thank_you', `${participant.address}\0${subject}`, { [window]: cap });
     return same.allowed ? undefined : 'thank_you_cap';

@@ -10,8 +10,13 @@ import { readJson, sha256Hex, updateJson } from './json.ts';
  *
  * Each window of W seconds is cut into `subBuckets` fixed buckets of ceil(W / subBuckets) seconds,
  * one counter object each at `ratelimit/<scope>/<hashed key>/<W>s-<bucket number>.json`, incremented
- * by compare-and-swap. A hit's count is the sliding-window estimate: full buckets inside the window,
- * plus the bucket the window's start cuts through weighted by the part of it still inside.
+ * by compare-and-swap. A hit's count is every bucket the window touches, the one its start cuts
+ * through included in full. That over-counts by at most one bucket (the window reaches back up to
+ * W + W / subBuckets), and never under-counts: no span of W seconds ever holds more than the
+ * maximum. Weighting the cut bucket by the part of it inside the window (the usual "sliding
+ * estimate") assumes its hits are spread evenly; a burst at its end was then counted at a fraction
+ * and the window let up to twice the maximum through (regression test:
+ * test/reliability/loops.test.ts, "issue-rate-limit-sliding-undercount").
  *
  * The check and the increment are two steps, so N hits racing at the limit may all pass: the limit
  * is exceeded by at most the number of concurrent writers, which the inbound function bounds. A
@@ -79,20 +84,17 @@ export const createRateLimiter = (store: ObjectStore, options: RateLimiterOption
   const countOf = async (key: string): Promise<number> =>
     (await readJson(store, key, CounterSchema))?.value.count ?? 0;
 
-  /** The sliding-window estimate of hits in the `window.seconds` before `nowMs`. */
+  /** Hits in the `window.seconds` before `nowMs`, never fewer than there were (see the module comment). */
   const estimate = async (base: string, window: Window, nowMs: number): Promise<number> => {
     const widthMs = window.width * 1000;
     const startMs = nowMs - window.seconds * 1000;
-    const first = Math.floor(startMs / widthMs);
-    const last = Math.floor(nowMs / widthMs);
-    const buckets: { bucket: number; weight: number }[] = [];
-    for (let bucket = first; bucket <= last; bucket++) {
-      const bucketStart = bucket * widthMs;
-      const weight = bucketStart >= startMs ? 1 : (bucketStart + widthMs - startMs) / widthMs;
-      if (weight > 0) buckets.push({ bucket, weight });
+    const buckets: number[] = [];
+    for (let bucket = Math.floor(startMs / widthMs); bucket <= Math.floor(nowMs / widthMs); bucket++) {
+      // Every bucket that ends after the window starts may hold a hit inside it: counted in full.
+      if ((bucket + 1) * widthMs > startMs) buckets.push(bucket);
     }
-    const counts = await Promise.all(buckets.map(({ bucket }) => countOf(bucketKey(base, window, bucket))));
-    return buckets.reduce((sum, { weight }, index) => sum + weight * (counts[index] ?? 0), 0);
+    const counts = await Promise.all(buckets.map((bucket) => countOf(bucketKey(base, window, bucket))));
+    return counts.reduce((sum, count) => sum + count, 0);
   };
 
   const increment = async (base: string, window: Window, nowMs: number): Promise<void> => {

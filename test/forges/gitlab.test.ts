@@ -590,12 +590,25 @@ describe('GitLab forge: retries', () => {
   it('retries a dropped connection', async () => {
     // Prepare
     const { forge } = harness();
+    const seeded = gitlab.seedIssue('acme/game', { title: 'x' });
     gitlab.dropNext(1);
     // Act
-    const issue = await forge.createIssue(project, input);
+    const issue = await forge.getIssue(project, seeded.iid);
     // Assess
-    expect(issue.iid).toBe(1);
-    expect(gitlab.requests.map((r) => r.status)).toEqual(['dropped', 201]);
+    expect(issue?.iid).toBe(seeded.iid);
+    expect(gitlab.requests.map((r) => r.status)).toEqual(['dropped', 200]);
+  });
+
+  it('does not send a POST again once it may have reached GitLab (a dropped connection)', async () => {
+    // Prepare
+    const { forge } = harness();
+    gitlab.dropNext(1);
+    // Act
+    const error = await failureOf(forge.createIssue(project, input));
+    // Assess: the queue retries the mail; deliver's ledger and marker make that exactly-once.
+    expect(error).toBeInstanceOf(TransientError);
+    expect(error.code).toBe('forge_unavailable');
+    expect(gitlab.requests.map((r) => r.status)).toEqual(['dropped']);
   });
 
   it('reports forge_unavailable when every connection drops', async () => {
@@ -609,12 +622,27 @@ describe('GitLab forge: retries', () => {
   it('times out a slow answer and retries it', async () => {
     // Prepare
     const { forge, waits } = harness({ timeoutMs: 400 });
+    const seeded = gitlab.seedIssue('acme/game', { title: 'x' });
     gitlab.delay(3_000);
     // Act
-    const issue = await forge.createIssue(project, input);
+    const issue = await forge.getIssue(project, seeded.iid);
     // Assess
-    expect(issue.iid).toBeGreaterThanOrEqual(1);
+    expect(issue?.iid).toBe(seeded.iid);
     expect(waits).toHaveLength(1);
+  });
+
+  it('does not send a POST again after a timeout: GitLab may still be making the issue', async () => {
+    // Prepare
+    const { forge, waits } = harness({ timeoutMs: 400 });
+    gitlab.delay(1_000);
+    // Act
+    const error = await failureOf(forge.createIssue(project, input));
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    // Assess: one POST, one issue (made after we gave up); the retry is the queue's.
+    expect(error).toBeInstanceOf(TransientError);
+    expect(error.code).toBe('forge_timeout');
+    expect(waits).toEqual([]);
+    expect(gitlab.issues('acme/game')).toHaveLength(1);
   });
 
   it('reports forge_timeout when every answer is too slow', async () => {

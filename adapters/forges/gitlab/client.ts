@@ -67,6 +67,22 @@ export interface GitLabClient {
 
 const REDACTED = '[redacted]';
 
+/** Answers of a proxy in front of GitLab that lost track of the request it forwarded. */
+const GATEWAY_STATUSES: ReadonlySet<number> = new Set([502, 504]);
+
+/**
+ * Whether a failed exchange can have reached GitLab. A POST (create an issue, add a note) is not
+ * idempotent: sent again after GitLab got it, it makes a second issue, and a slow answer that timed
+ * out here is usually still being processed there. So a POST is retried in-process only when the
+ * connection was never made (refused, connect timeout, DNS); after that the caller gets a
+ * TransientError, deliver keeps its ledger lease, and the queue's retry after the lease finds what
+ * this attempt made by its hidden marker. POSTs go out on a fresh connection (see `send`), so a
+ * kept-alive socket GitLab had already closed cannot turn an ordinary race into a retry by the queue.
+ * (Regression tests: test/reliability/fault-matrix.test.ts, "issue-slow-create-duplicate" and
+ * "issue-lost-answer-duplicate".)
+ */
+const mayHaveReachedGitLab = (failure: TransportFailure): boolean => failure.progress.requestSent;
+
 export const createGitLabClient = (options: GitLabForgeOptions): GitLabClient => {
   const baseUrl = parseBaseUrl(options.url);
   const apiRoot = `${baseUrl.pathname.replace(/\/+$/, '')}/api/v4`;
@@ -196,7 +212,9 @@ export const createGitLabClient = (options: GitLabForgeOptions): GitLabClient =>
           url,
           headers: headersFor(token, extra),
           body,
-          agent,
+          // A POST never rides a kept-alive socket: one that GitLab closed while idle would fail it
+          // after the connection was made, and such a POST is not re-sent (mayHaveReachedGitLab).
+          agent: spec.method === 'POST' ? false : agent,
           connectTimeoutMs,
           totalTimeoutMs: timeoutMs,
           maxResponseBytes: GITLAB_DEFAULTS.maxResponseBytes,
@@ -210,6 +228,16 @@ export const createGitLabClient = (options: GitLabForgeOptions): GitLabClient =>
           });
         }
         const wait = fullJitterDelay(attempt, baseMs, capMs, random);
+        if (spec.method === 'POST' && mayHaveReachedGitLab(error)) {
+          throw transientError(
+            spec,
+            codeForFailure(error),
+            `${error.message}; GitLab may have done it, so it is not sent again here`,
+            attempt,
+            wait,
+            error,
+          );
+        }
         if (attempt >= attempts) {
           throw transientError(spec, codeForFailure(error), error.message, attempt, wait, error);
         }
@@ -247,8 +275,15 @@ export const createGitLabClient = (options: GitLabForgeOptions): GitLabClient =>
       const code = codeForStatus(result.status);
       const reason = `GitLab answered ${result.status}${retryAfter === undefined ? '' : ` (Retry-After ${Math.ceil(retryAfter / 1000)} s)`}`;
       const wait = retryAfter ?? fullJitterDelay(attempt, baseMs, capMs, random);
+      // A gateway that gave up (502, 504) says nothing about whether GitLab behind it finished a
+      // POST: the same unknown outcome as our own timeout, so it is not sent again here either.
+      const unknownOutcome = spec.method === 'POST' && GATEWAY_STATUSES.has(result.status);
       // A long Retry-After is the queue's to wait out, not this invocation's.
-      if (attempt >= attempts || (retryAfter !== undefined && retryAfter > maxRetryAfterMs)) {
+      if (
+        unknownOutcome ||
+        attempt >= attempts ||
+        (retryAfter !== undefined && retryAfter > maxRetryAfterMs)
+      ) {
         throw transientError(spec, code, reason, attempt, wait);
       }
       logger.warn('gitlab request failed, retrying', {

@@ -40,6 +40,14 @@ export interface HttpResult {
 export const TransportFailureKind = ['timeout', 'network', 'tls', 'too_large', 'source'] as const;
 export type TransportFailureKind = (typeof TransportFailureKind)[number];
 
+/** Where an exchange was when it failed: whether the server can have seen the request. */
+export interface TransportProgress {
+  /** The socket was connected, so the request's bytes may have reached the server. */
+  requestSent: boolean;
+}
+
+const NOT_SENT: TransportProgress = { requestSent: false };
+
 /** The exchange failed before a complete response arrived. Never carries request headers. */
 export class TransportFailure extends Error {
   readonly kind: TransportFailureKind;
@@ -47,12 +55,21 @@ export class TransportFailure extends Error {
   readonly bodyStarted: boolean;
   /** The system error code (`ECONNRESET`…), when there is one. */
   readonly code: string | undefined;
-  constructor(kind: TransportFailureKind, message: string, bodyStarted: boolean, cause?: unknown) {
+  /** How far the exchange got; decides whether a non-idempotent request may be sent again. */
+  readonly progress: TransportProgress;
+  constructor(
+    kind: TransportFailureKind,
+    message: string,
+    bodyStarted: boolean,
+    cause?: unknown,
+    progress: TransportProgress = NOT_SENT,
+  ) {
     super(message, cause === undefined ? undefined : { cause });
     this.name = 'TransportFailure';
     this.kind = kind;
     this.bodyStarted = bodyStarted;
     this.code = codeOf(cause);
+    this.progress = progress;
   }
 }
 
@@ -79,6 +96,7 @@ export const exchange = (spec: HttpExchange): Promise<HttpResult> =>
 
     let settled = false;
     let bodyStarted = false;
+    let connected = false;
     let bodyDone = !isStreamed(body);
     const timers: NodeJS.Timeout[] = [];
     const clearTimers = (): void => {
@@ -93,7 +111,7 @@ export const exchange = (spec: HttpExchange): Promise<HttpResult> =>
       settled = true;
       clearTimers();
       if (isStreamed(body)) body.content.off('error', onSourceError);
-      reject(new TransportFailure(kind, message, bodyStarted, cause));
+      reject(new TransportFailure(kind, message, bodyStarted, cause, { requestSent: connected }));
       request.destroy();
       // A half-sent stream is useless now; destroying it (without an error, so no 'error' event
       // reaches an unprepared listener) releases whatever feeds it.
@@ -157,6 +175,7 @@ export const exchange = (spec: HttpExchange): Promise<HttpResult> =>
     });
 
     const onConnected = (): void => {
+      connected = true;
       if (connectTimer !== undefined) clearTimeout(connectTimer);
       if (isStreamed(body)) void streamBody(body);
     };

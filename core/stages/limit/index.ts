@@ -1,0 +1,91 @@
+import * as z from 'zod';
+import type { Clock, ObjectStore } from '../../ports.ts';
+import { readJson, sha256Hex } from '../../state/json.ts';
+import { createRateLimiter, type RateLimiter, type RateLimitVerdict } from '../../state/rate-limit.ts';
+import { pass, type StageResult, stop } from '../../trace.ts';
+import { DECISION_PREFIX, LimitReason } from './constants.ts';
+import { perDesk } from './per-desk.ts';
+import { perSender } from './per-sender.ts';
+import { perTicket } from './per-ticket.ts';
+import type { InboundLimitRule, LimitInput } from './types.ts';
+
+export { DEFAULT_PER_SENDER_WINDOWS, LimitReason, LimitScope } from './constants.ts';
+export { perDesk } from './per-desk.ts';
+export { perSender } from './per-sender.ts';
+export { perTicket } from './per-ticket.ts';
+export type { InboundLimitRule, LimitInput } from './types.ts';
+
+/**
+ * The inbound rate limits, most specific first: per ticket, per sender, per desk (reference
+ * helpdesk-peers.md §11.6). The first full window ends this route of the mail:
+ *
+ * - a person's mail is quarantined (`rate_limit_per_*`): kept with its trace, and released with
+ *   `postdesk quarantine release` once the flood is understood;
+ * - automated mail (auto-replies, out-of-office, bulk) is dropped: it would only ever be an internal
+ *   note, and a flood of it is the loop this stage exists to stop.
+ *
+ * Each (rule, mail) is counted once: the verdict is remembered under `ratelimit/`, so an SQS retry
+ * of the same mail neither counts twice nor changes its answer. Runs after thread (only mail that
+ * would make an issue or a note is counted; our own mail and automated mail that opens nothing never
+ * get here) and before render.
+ */
+export const inboundLimitRules: readonly InboundLimitRule[] = [perTicket, perSender, perDesk];
+
+export interface LimitPass {
+  /** The rules that counted this mail, by reason code. */
+  checked: string[];
+}
+
+export interface LimitInboundInput extends LimitInput {
+  store: ObjectStore;
+  /** @default systemClock (through the rate limiter) */
+  clock?: Clock | undefined;
+  /** @default a rate limiter on `store` */
+  limiter?: RateLimiter | undefined;
+}
+
+const DecisionSchema = z.object({ allowed: z.boolean(), exceeded: z.string().optional() });
+
+/** One counted hit per (rule, key, mail); a retry of the mail reads the first answer back. */
+const hitOnce = async (
+  store: ObjectStore,
+  limiter: RateLimiter,
+  rule: InboundLimitRule,
+  key: string,
+  windows: Readonly<Record<string, number>>,
+  mailId: string,
+): Promise<RateLimitVerdict> => {
+  // Hashed: the key holds an address, and object keys must not.
+  const decisionKey = `${DECISION_PREFIX}/${rule.scope}/${sha256Hex(`${mailId}\0${key}`, 40)}.json`;
+  const prior = await readJson(store, decisionKey, DecisionSchema);
+  if (prior) return prior.value;
+  const verdict = await limiter.hit(rule.scope, key, windows);
+  const written = await store.putIfAbsent(decisionKey, JSON.stringify(verdict));
+  if (written !== 'exists') return verdict;
+  // A concurrent retry of the same mail decided first: its answer stands.
+  return (await readJson(store, decisionKey, DecisionSchema))?.value ?? verdict;
+};
+
+export const limitInbound = async (input: LimitInboundInput): Promise<StageResult<LimitPass>> => {
+  const limiter = input.limiter ?? createRateLimiter(input.store, input.clock ? { clock: input.clock } : {});
+  const checked: string[] = [];
+  for (const rule of inboundLimitRules) {
+    const key = rule.key(input);
+    if (key === undefined || key === '') continue;
+    const verdict = await hitOnce(input.store, limiter, rule, key, rule.windows(input), input.mailId);
+    checked.push(rule.reason);
+    if (verdict.allowed) continue;
+    const automated = input.classification.kind !== 'human';
+    const exceeded = verdict.exceeded ?? 'a window';
+    return stop(
+      automated ? 'dropped' : 'quarantined',
+      rule.reason,
+      `Too many ${rule.describe(input)}: the limit of ${exceeded} (${rule.setting}) is reached. ` +
+        (automated
+          ? `This ${input.classification.kind.replace(/_/g, ' ')} is dropped, so a mail loop cannot flood the issue.`
+          : 'The mail is quarantined, not lost: release it with `postdesk quarantine release` once the flood is over.'),
+      { exceeded, scope: rule.scope, checked },
+    );
+  }
+  return pass({ checked }, LimitReason.withinLimits, LimitReason.withinLimits, { checked });
+};
