@@ -98,6 +98,10 @@ export const RateLimitsSchema = z.strictObject({
   per_ticket: z
     .record(z.string().regex(/^\d+$/), z.number().int().positive())
     .default({ '10': 10, '60': 25, '600': 100 }),
+  /** Inbound mails per sender (From), across tickets. */
+  per_sender: z
+    .record(z.string().regex(/^\d+$/), z.number().int().positive())
+    .default({ '60': 20, '3600': 200 }),
   /** Inbound mails per desk. */
   per_desk: z
     .record(z.string().regex(/^\d+$/), z.number().int().positive())

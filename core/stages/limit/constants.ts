@@ -7,23 +7,12 @@ export const LimitReason = {
   withinLimits: 'within_limits',
   /** Too many inbound mails on one ticket (`rate_limits.per_ticket`, Zammad's {10 s: 10, 60 s: 25, 600 s: 100}). */
   perTicket: 'rate_limit_per_ticket',
-  /** Too many mails from one sender address (DEFAULT_PER_SENDER_WINDOWS). */
+  /** Too many mails from one sender address (`rate_limits.per_sender`). */
   perSender: 'rate_limit_per_sender',
   /** Too many inbound mails for the whole desk (`rate_limits.per_desk`, {10 s: 30, 600 s: 360}). */
   perDesk: 'rate_limit_per_desk',
 } as const;
 export type LimitReason = (typeof LimitReason)[keyof typeof LimitReason];
-
-/**
- * Mails one sender address may send the desk, `seconds: count`. The config has no key for it yet
- * (`rate_limits` is strict), so this default applies until one is added: twenty a minute is far
- * above any person and far below an autoresponder in a loop.
- * @default { '60': 20, '3600': 200 }
- */
-export const DEFAULT_PER_SENDER_WINDOWS: Readonly<Record<string, number>> = Object.freeze({
-  '60': 20,
-  '3600': 200,
-});
 
 /** Counter scopes on the RateLimiter (core/state/rate-limit.ts); `[a-z0-9_-]` only. */
 export const LimitScope = {

@@ -9,7 +9,7 @@ import { perSender } from './per-sender.ts';
 import { perTicket } from './per-ticket.ts';
 import type { InboundLimitRule, LimitInput } from './types.ts';
 
-export { DEFAULT_PER_SENDER_WINDOWS, LimitReason, LimitScope } from './constants.ts';
+export { LimitReason, LimitScope } from './constants.ts';
 export { perDesk } from './per-desk.ts';
 export { perSender } from './per-sender.ts';
 export { perTicket } from './per-ticket.ts';

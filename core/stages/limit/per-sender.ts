@@ -1,5 +1,5 @@
 import { authorSender } from '../thread/sender.ts';
-import { DEFAULT_PER_SENDER_WINDOWS, LimitReason, LimitScope } from './constants.ts';
+import { LimitReason, LimitScope } from './constants.ts';
 import type { InboundLimitRule } from './types.ts';
 
 /**
@@ -13,6 +13,6 @@ export const perSender: InboundLimitRule = {
   scope: LimitScope.perSender,
   setting: 'the per-sender default (core/stages/limit/constants.ts)',
   key: (input) => authorSender(input.mail, input.isDeskAddress)?.address.trim().toLowerCase(),
-  windows: (input) => input.perSenderWindows ?? DEFAULT_PER_SENDER_WINDOWS,
+  windows: (input) => input.perSenderWindows ?? input.rateLimits.per_sender,
   describe: () => 'mails from this sender',
 };

@@ -15,7 +15,7 @@ export interface LimitInput {
   isDeskAddress: (address: string) => boolean;
   /**
    * Per-sender windows, `seconds: count`.
-   * @default DEFAULT_PER_SENDER_WINDOWS
+   * @default `rate_limits.per_sender` from the config
    */
   perSenderWindows?: Readonly<Record<string, number>> | undefined;
 }
