@@ -7,8 +7,11 @@ import type { DecisionTrace, DeliveryRecord } from '../core/trace.ts';
  */
 export const formatTrace = (label: string, trace: DecisionTrace): string => {
   const lines: string[] = [];
-  const target = trace.routes.length > 0 ? ` in ${trace.routes.map((route) => route.project).join(', ')}` : '';
-  lines.push(`${label}: ${trace.outcome.toUpperCase()}${target} (${trace.reason})${trace.dryRun ? '  [dry run]' : ''}`);
+  const target =
+    trace.routes.length > 0 ? ` in ${trace.routes.map((route) => route.project).join(', ')}` : '';
+  lines.push(
+    `${label}: ${trace.outcome.toUpperCase()}${target} (${trace.reason})${trace.dryRun ? '  [dry run]' : ''}`,
+  );
   lines.push(`  ${trace.message}`);
   const { mail } = trace;
   if (mail.from || mail.subject) {
@@ -18,7 +21,9 @@ export const formatTrace = (label: string, trace: DecisionTrace): string => {
   for (const stage of trace.stages) {
     const where = stage.project ? ` [${stage.project}]` : '';
     const message = stage.message ? ` — ${stage.message}` : '';
-    lines.push(`    ${`${stage.stage}${where}`.padEnd(28)} ${stage.verdict.padEnd(14)} ${stage.reason}${message}`);
+    lines.push(
+      `    ${`${stage.stage}${where}`.padEnd(28)} ${stage.verdict.padEnd(14)} ${stage.reason}${message}`,
+    );
   }
   for (const delivery of trace.deliveries) lines.push(...formatDelivery(delivery));
   return lines.join('\n');
@@ -28,11 +33,17 @@ const formatDelivery = (delivery: DeliveryRecord): string[] => {
   const lines: string[] = [];
   if (delivery.issue) {
     const { issue } = delivery;
-    lines.push(`  issue in ${delivery.project}${issue.iid ? ` #${issue.iid}` : ''}${issue.url ? ` ${issue.url}` : ''}:`);
+    lines.push(
+      `  issue in ${delivery.project}${issue.iid ? ` #${issue.iid}` : ''}${issue.url ? ` ${issue.url}` : ''}:`,
+    );
     lines.push(`    title: ${issue.title}`);
-    lines.push(`    labels: ${issue.labels.join(', ') || '(none)'}; confidential: ${issue.confidential ? 'yes' : 'no'}`);
+    lines.push(
+      `    labels: ${issue.labels.join(', ') || '(none)'}; confidential: ${issue.confidential ? 'yes' : 'no'}`,
+    );
     for (const upload of issue.uploads) {
-      lines.push(`    upload: ${upload.filename} (${upload.contentType}, ${upload.size} bytes${upload.inline ? ', inline' : ''})`);
+      lines.push(
+        `    upload: ${upload.filename} (${upload.contentType}, ${upload.size} bytes${upload.inline ? ', inline' : ''})`,
+      );
     }
     lines.push('    description:');
     for (const line of issue.description.split('\n')) lines.push(`      | ${line}`);

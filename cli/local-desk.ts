@@ -7,7 +7,14 @@ import { createLocalSecretSource } from '../adapters/local/secret-file.ts';
 import type { DeskConfig } from '../core/config/schema.ts';
 import { PermanentError } from '../core/errors.ts';
 import type { PipelineDeps } from '../core/pipeline.ts';
-import { type Forge, type Logger, type ObjectStore, type SecretSource, silentLogger, systemClock } from '../core/ports.ts';
+import {
+  type Forge,
+  type Logger,
+  type ObjectStore,
+  type SecretSource,
+  silentLogger,
+  systemClock,
+} from '../core/ports.ts';
 import { localPaths } from './local-state.ts';
 
 export type ForgeChoice = 'auto' | 'file' | 'gitlab';
@@ -42,17 +49,24 @@ export const openLocalDesk = async (options: {
   const { config } = options;
   let forge: Forge;
   let forgeDescription: string;
-  const wantsGitLab = choice === 'gitlab' || (choice === 'auto' && config.forge.kind === 'gitlab' && !!secret.forge_token);
+  const wantsGitLab =
+    choice === 'gitlab' || (choice === 'auto' && config.forge.kind === 'gitlab' && !!secret.forge_token);
   if (wantsGitLab) {
     if (config.forge.kind !== 'gitlab') {
-      throw new PermanentError('forge_not_configured', '--forge gitlab needs `forge: { kind: gitlab, url: ... }` in the config');
+      throw new PermanentError(
+        'forge_not_configured',
+        '--forge gitlab needs `forge: { kind: gitlab, url: ... }` in the config',
+      );
     }
     forge = createGitLabForge({
       url: config.forge.url,
       token: async () => {
         const current = await secrets.get();
         if (!current.forge_token) {
-          throw new PermanentError('forge_token_missing', 'no forge_token in the desk secret: write one with `postdesk secret write`');
+          throw new PermanentError(
+            'forge_token_missing',
+            'no forge_token in the desk secret: write one with `postdesk secret write`',
+          );
         }
         return current.forge_token;
       },

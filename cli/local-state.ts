@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { createLocalSecretSource } from '../adapters/local/secret-file.ts';
 import { createMemoryObjectStore } from '../adapters/local/memory-object-store.ts';
 import { createFileObjectStore } from '../adapters/local/object-store.ts';
+import { createLocalSecretSource } from '../adapters/local/secret-file.ts';
 import type { ObjectStore, SecretSource } from '../core/ports.ts';
 
 /**
@@ -43,7 +43,10 @@ export const readOnlyLocalState = (dataDir: string): ObjectStore => {
 };
 
 /** The local secret when it can be read, else an empty one: explain must work before any secret exists. */
-export const readLocalSecretQuietly = async (dataDir: string, env?: NodeJS.ProcessEnv): Promise<SecretSource> => {
+export const readLocalSecretQuietly = async (
+  dataDir: string,
+  env?: NodeJS.ProcessEnv,
+): Promise<SecretSource> => {
   const source = createLocalSecretSource({ dataDir, env });
   const secret = await source.get().catch(() => ({}));
   return { get: async () => secret, refresh: async () => secret };

@@ -7,7 +7,9 @@ import type { DeskConfig } from './config/schema.ts';
  */
 export const deskAddressMatcher = (config: DeskConfig): ((address: string) => boolean) => {
   const domain = `@${config.domain.toLowerCase()}`;
-  const aliases = new Set(config.projects.flatMap((project) => project.aliases.map((alias) => alias.toLowerCase())));
+  const aliases = new Set(
+    config.projects.flatMap((project) => project.aliases.map((alias) => alias.toLowerCase())),
+  );
   return (address: string): boolean => {
     const lower = address.trim().toLowerCase();
     return lower.endsWith(domain) || aliases.has(lower);

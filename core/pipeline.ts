@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { AuthenticationPolicy, DeskConfig, ProjectConfig } from './config/schema.ts';
+import { deskAddressMatcher } from './desk-addresses.ts';
 import { errorMessage, isTransient, PermanentError } from './errors.ts';
 import type { AttachmentMeta, InboundMail, ParsedMail } from './model.ts';
 import type { Clock, Forge, Logger, ObjectStore, RawMailStore, SecretSource } from './ports.ts';
@@ -14,7 +15,6 @@ import { routeMail } from './stages/route/index.ts';
 import { threadMail } from './stages/thread/index.ts';
 import { createQuarantine } from './state/quarantine.ts';
 import { createTicketStore } from './state/tickets.ts';
-import { deskAddressMatcher } from './desk-addresses.ts';
 import {
   combineOutcomes,
   type DecisionTrace,
@@ -147,7 +147,16 @@ const runStages = async (mail: InboundMail, deps: PipelineDeps, run: TraceRecord
   const secret = await deps.secrets.get();
   const tickets = createTicketStore(deps.store);
   for (const target of targets) {
-    const record = await deliverToProject({ mail, parsed, classification, target, deps, run, tickets, secret });
+    const record = await deliverToProject({
+      mail,
+      parsed,
+      classification,
+      target,
+      deps,
+      run,
+      tickets,
+      secret,
+    });
     run.delivery(record);
     if (!deps.dryRun && deps.onDelivered && (record.outcome === 'issue' || record.outcome === 'note')) {
       await deps.onDelivered({ mail, parsed, classification, target, record });
@@ -390,7 +399,13 @@ class TraceRecorder {
     this.deliveries.push(record);
   }
 
-  record(stage: StageName, project: ProjectConfig | undefined, verdict: string, reason: string, message?: string) {
+  record(
+    stage: StageName,
+    project: ProjectConfig | undefined,
+    verdict: string,
+    reason: string,
+    message?: string,
+  ) {
     this.stages.push({
       stage,
       ...(project ? { project: project.path } : {}),

@@ -8,9 +8,17 @@ import type { InboundMail } from '../../core/model.ts';
 import { processMail } from '../../core/pipeline.ts';
 import { type Forge, type RawMailStore, silentLogger, systemClock } from '../../core/ports.ts';
 import type { DecisionTrace } from '../../core/trace.ts';
-import { type Command, type CommandIo, configPath, dataDir, loadConfigFile, writeJson, writeLine } from '../io.ts';
-import { readOnlyLocalState, readLocalSecretQuietly } from '../local-state.ts';
 import { formatTrace } from '../format-trace.ts';
+import {
+  type Command,
+  type CommandIo,
+  configPath,
+  dataDir,
+  loadConfigFile,
+  writeJson,
+  writeLine,
+} from '../io.ts';
+import { readLocalSecretQuietly, readOnlyLocalState } from '../local-state.ts';
 
 const usage = `Usage: postdesk explain FILE.eml [FILE.eml...] [--config FILE] [--recipient ADDR]... [--json]
 
@@ -106,8 +114,7 @@ export const explainCommand: Command = {
           // The first route's issue or note at the top level, so a script reads `issue.title` directly.
           const first = trace.deliveries[0];
           writeJson(io.stdout, { file, ...trace, issue: first?.issue, note: first?.note });
-        }
-        else writeLine(io.stdout, formatTrace(basename(file), trace));
+        } else writeLine(io.stdout, formatTrace(basename(file), trace));
       } catch (error) {
         if (!(error instanceof PermanentError) || error.code !== 'file_unreadable') throw error;
         if (values.json) writeJson(io.stderr, { file, error: error.code, message: error.message });

@@ -4,7 +4,15 @@ import { parseArgs } from 'node:util';
 import { errorMessage, isTransient } from '../../core/errors.ts';
 import { processMail } from '../../core/pipeline.ts';
 import type { DecisionTrace } from '../../core/trace.ts';
-import { type Command, type CommandIo, configPath, dataDir, loadConfigFile, writeJson, writeLine } from '../io.ts';
+import {
+  type Command,
+  type CommandIo,
+  configPath,
+  dataDir,
+  loadConfigFile,
+  writeJson,
+  writeLine,
+} from '../io.ts';
 import { type ForgeChoice, localMailId, openLocalDesk, rawKeyOf } from '../local-desk.ts';
 
 const usage = `Usage: postdesk ingest FILE.eml [FILE.eml...] [--config FILE] [--recipient ADDR]... [--forge auto|file|gitlab] [--json]
@@ -49,7 +57,12 @@ export const ingestCommand: Command = {
       return 2;
     }
     const config = await loadConfigFile(configPath(values.config, io));
-    const desk = await openLocalDesk({ config, dataDir: dataDir(values['data-dir'], io), env: io.env, forge });
+    const desk = await openLocalDesk({
+      config,
+      dataDir: dataDir(values['data-dir'], io),
+      env: io.env,
+      forge,
+    });
     if (!values.json) writeLine(io.stderr, `delivering to ${desk.forgeDescription}`);
 
     const counts: Record<string, number> = {};
@@ -60,13 +73,21 @@ export const ingestCommand: Command = {
       try {
         const raw = await readFile(file);
         const id = localMailId(raw);
-        if ((await desk.rawStore.size(rawKeyOf(id))) === undefined) await desk.rawStore.put(rawKeyOf(id), raw);
+        if ((await desk.rawStore.size(rawKeyOf(id))) === undefined)
+          await desk.rawStore.put(rawKeyOf(id), raw);
         trace = await processMail(
           {
             id,
             rawKey: rawKeyOf(id),
             envelope: { recipients: values.recipient ?? [], mailFrom: undefined },
-            verdicts: { spf: 'NONE', dkim: 'NONE', dmarc: 'NONE', spam: 'NONE', virus: 'NONE', source: 'none' },
+            verdicts: {
+              spf: 'NONE',
+              dkim: 'NONE',
+              dmarc: 'NONE',
+              spam: 'NONE',
+              virus: 'NONE',
+              source: 'none',
+            },
             receivedAt: desk.deps.clock.now(),
           },
           desk.deps,
@@ -89,7 +110,10 @@ export const ingestCommand: Command = {
     if (values.json) writeJson(io.stdout, { summary });
     else if (positionals.length > 1) {
       const parts = Object.entries(counts).map(([outcome, count]) => `${count} ${outcome}`);
-      writeLine(io.stdout, `${positionals.length} mails: ${[...parts, ...(failed ? [`${failed} failed`] : [])].join(', ')}`);
+      writeLine(
+        io.stdout,
+        `${positionals.length} mails: ${[...parts, ...(failed ? [`${failed} failed`] : [])].join(', ')}`,
+      );
     }
     return failed > 0 ? 1 : 0;
   },
