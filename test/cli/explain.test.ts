@@ -101,7 +101,10 @@ describe('postdesk explain', () => {
   it('exits non-zero and lists every problem for a bad config', async () => {
     // Prepare
     const bad = join(cwd, 'bad.yaml');
-    await writeFile(bad, 'domain: desk.example.com\nforge: { kind: gitlab }\nprojects:\n  - path: acme/game\n    key: Game\n');
+    await writeFile(
+      bad,
+      'domain: desk.example.com\nforge: { kind: gitlab }\nprojects:\n  - path: acme/game\n    key: Game\n',
+    );
     // Act
     const run = bufferIo({ cwd });
     const code = await main(['explain', join(fixtures, 'customer.eml'), '--config', bad], run.io);

@@ -37,13 +37,21 @@ const ingest = async (args: string[]) => {
     .trim()
     .split('\n')
     .map((line) => JSON.parse(line));
-  return { code, traces: lines.filter((line) => !line.summary), summary: lines.at(-1)?.summary, stderr: run.stderr() };
+  return {
+    code,
+    traces: lines.filter((line) => !line.summary),
+    summary: lines.at(-1)?.summary,
+    stderr: run.stderr(),
+  };
 };
 
 describe('postdesk ingest', () => {
   it('delivers to the file forge by default, with the attachments uploaded', async () => {
     // Prepare
-    await writeFile(join(cwd, 'postdesk.config.yaml'), configFor('{ kind: gitlab, url: https://gitlab.example.com }'));
+    await writeFile(
+      join(cwd, 'postdesk.config.yaml'),
+      configFor('{ kind: gitlab, url: https://gitlab.example.com }'),
+    );
     // Act
     const { code, traces } = await ingest([withAttachments, '--recipient', 'support+game@desk.example.com']);
     // Assess
