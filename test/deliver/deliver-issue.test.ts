@@ -226,7 +226,7 @@ describe('deliverIssue', () => {
     ]);
   });
 
-  it('uploads in parallel within the bound (default 4, or as given)', async () => {
+  it('uploads in parallel within the bound (default 6, or as given)', async () => {
     const plans = Array.from(
       { length: 9 },
       (_, index) => attachment(index, Buffer.from(`file ${index}`), 'text/plain', `f${index}.txt`).plan,
@@ -234,7 +234,7 @@ describe('deliverIssue', () => {
     const first = setup({ draft: draft({ uploads: plans }) });
     first.forge.uploadDelayMs = 5;
     await deliverIssue(first.input);
-    expect(first.forge.maxConcurrentUploads).toBe(4);
+    expect(first.forge.maxConcurrentUploads).toBe(6);
 
     const second = setup({ draft: draft({ uploads: plans }), uploadConcurrency: 2 });
     second.forge.uploadDelayMs = 5;
