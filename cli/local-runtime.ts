@@ -6,6 +6,7 @@ import { OutboxMailer } from '../adapters/local/outbox-mailer.ts';
 import { computeLocalVerdicts, type VerdictResolver } from '../adapters/local/verdicts.ts';
 import type { DeskConfig } from '../core/config/schema.ts';
 import type { Envelope, InboundMail, ReceiptVerdicts } from '../core/model.ts';
+import { NO_RECEIPT_VERDICTS } from '../core/model.ts';
 import { createNotifier } from '../core/outbound/notify.ts';
 import { createOnDelivered } from '../core/outbound/on-delivered.ts';
 import { createInlineNotifyQueue } from '../core/outbound/queue.ts';
@@ -127,15 +128,6 @@ export const loadEnvelope = async (store: ObjectStore, mailId: string): Promise<
 
 // --- verdicts ------------------------------------------------------------------------------------
 
-const NO_VERDICTS: ReceiptVerdicts = {
-  spf: 'NONE',
-  dkim: 'NONE',
-  dmarc: 'NONE',
-  spam: 'NONE',
-  virus: 'NONE',
-  source: 'none',
-};
-
 /** Verdicts for a raw mail on disk; a mail that is gone gets none (the load stage quarantines it). */
 export const localVerdicts = async (
   rawPath: string,
@@ -147,7 +139,7 @@ export const localVerdicts = async (
   try {
     raw = await readFile(rawPath);
   } catch {
-    return { verdicts: NO_VERDICTS, dns: recording.report };
+    return { verdicts: NO_RECEIPT_VERDICTS, dns: recording.report };
   }
   const verdicts = await computeLocalVerdicts(raw, envelope, { resolver: recording.resolver });
   return { verdicts, dns: recording.report };

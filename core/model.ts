@@ -90,6 +90,16 @@ export interface ReceiptVerdicts {
   source: 'ses' | 'local' | 'none';
 }
 
+/** A mail with no receipt (a bare .eml file): nothing was verified, and the trace says so. */
+export const NO_RECEIPT_VERDICTS: ReceiptVerdicts = Object.freeze({
+  spf: 'NONE',
+  dkim: 'NONE',
+  dmarc: 'NONE',
+  spam: 'NONE',
+  virus: 'NONE',
+  source: 'none',
+});
+
 /** One mail as it enters the pipeline. */
 export interface InboundMail {
   /** SES message id, or the local store key. */

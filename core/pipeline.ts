@@ -156,6 +156,7 @@ const runStages = async (mail: InboundMail, deps: PipelineDeps, run: TraceRecord
       run,
       tickets,
       secret,
+      isDeskAddress,
     });
     run.delivery(record);
     if (!deps.dryRun && deps.onDelivered && (record.outcome === 'issue' || record.outcome === 'note')) {
@@ -173,6 +174,8 @@ interface RouteContext {
   run: TraceRecorder;
   tickets: ReturnType<typeof createTicketStore>;
   secret: Awaited<ReturnType<SecretSource['get']>>;
+  /** Built once per mail (a set over every project alias). */
+  isDeskAddress: (address: string) => boolean;
 }
 
 const deliverToProject = async (context: RouteContext): Promise<DeliveryRecord> => {
@@ -204,7 +207,7 @@ const deliverToProject = async (context: RouteContext): Promise<DeliveryRecord> 
       classification,
       tickets: context.tickets,
       replyKey: context.secret.reply_key,
-      deskAddress: deskAddressMatcher(deps.config),
+      deskAddress: context.isDeskAddress,
     }),
   );
   if (!decision.ok) return ended(decision);
@@ -222,7 +225,7 @@ const deliverToProject = async (context: RouteContext): Promise<DeliveryRecord> 
         project,
         thread,
         rateLimits: deps.config.rate_limits,
-        isDeskAddress: deskAddressMatcher(deps.config),
+        isDeskAddress: context.isDeskAddress,
         store: deps.store,
         clock: deps.clock,
       }),
@@ -272,7 +275,7 @@ const deliverToProject = async (context: RouteContext): Promise<DeliveryRecord> 
         forge: deps.forge,
         store: deps.store,
         clock: deps.clock,
-        isDeskAddress: deskAddressMatcher(deps.config),
+        isDeskAddress: context.isDeskAddress,
       }),
     );
   }
@@ -317,7 +320,7 @@ const deliverToProject = async (context: RouteContext): Promise<DeliveryRecord> 
       forge: deps.forge,
       store: deps.store,
       clock: deps.clock,
-      isDeskAddress: deskAddressMatcher(deps.config),
+      isDeskAddress: context.isDeskAddress,
     }),
   );
 };

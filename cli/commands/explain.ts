@@ -4,7 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PermanentError } from '../../core/errors.ts';
-import type { InboundMail } from '../../core/model.ts';
+import { type InboundMail, NO_RECEIPT_VERDICTS } from '../../core/model.ts';
 import { processMail } from '../../core/pipeline.ts';
 import { type Forge, type RawMailStore, silentLogger, systemClock } from '../../core/ports.ts';
 import type { DecisionTrace } from '../../core/trace.ts';
@@ -67,7 +67,7 @@ export const explainMail = async (
     id: `explain-${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}`,
     rawKey: file,
     envelope: { recipients: options.recipients, mailFrom: undefined },
-    verdicts: { spf: 'NONE', dkim: 'NONE', dmarc: 'NONE', spam: 'NONE', virus: 'NONE', source: 'none' },
+    verdicts: NO_RECEIPT_VERDICTS,
     receivedAt: systemClock.now(),
   };
   return processMail(mail, {

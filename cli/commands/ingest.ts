@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { errorMessage, isTransient } from '../../core/errors.ts';
+import { NO_RECEIPT_VERDICTS } from '../../core/model.ts';
 import { processMail } from '../../core/pipeline.ts';
 import type { DecisionTrace } from '../../core/trace.ts';
 import {
@@ -80,14 +81,7 @@ export const ingestCommand: Command = {
             id,
             rawKey: rawKeyOf(id),
             envelope: { recipients: values.recipient ?? [], mailFrom: undefined },
-            verdicts: {
-              spf: 'NONE',
-              dkim: 'NONE',
-              dmarc: 'NONE',
-              spam: 'NONE',
-              virus: 'NONE',
-              source: 'none',
-            },
+            verdicts: NO_RECEIPT_VERDICTS,
             receivedAt: desk.deps.clock.now(),
           },
           desk.deps,

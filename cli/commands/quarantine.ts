@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createFileObjectStore } from '../../adapters/local/object-store.ts';
 import { errorMessage, isTransient, PermanentError } from '../../core/errors.ts';
-import type { InboundMail } from '../../core/model.ts';
+import { type InboundMail, NO_RECEIPT_VERDICTS } from '../../core/model.ts';
 import { type PipelineDeps, processMail } from '../../core/pipeline.ts';
 import { type ObjectStore, systemClock } from '../../core/ports.ts';
 import { createQuarantine, type Quarantine, type QuarantineEntry } from '../../core/state/quarantine.ts';
@@ -243,14 +243,7 @@ const releaseEntry = async (
         id: entry.mailId,
         rawKey: entry.rawKey,
         envelope: envelopeFromTrace(entry.trace),
-        verdicts: verdictsFromTrace(entry.trace) ?? {
-          spf: 'NONE',
-          dkim: 'NONE',
-          dmarc: 'NONE',
-          spam: 'NONE',
-          virus: 'NONE',
-          source: 'none',
-        },
+        verdicts: verdictsFromTrace(entry.trace) ?? NO_RECEIPT_VERDICTS,
         receivedAt: new Date(entry.trace.receivedAt),
       },
       note: (trace) => trace,
