@@ -117,9 +117,16 @@ const runStages = async (mail: InboundMail, deps: PipelineDeps, run: TraceRecord
   if (!parsed) return;
   run.describe(parsed);
 
-  // The desk-wide assessment; per-project requirements are applied after routing ("policy").
+  // The desk-wide assessment: only what holds whatever a project says (a virus, forged
+  // Authentication-Results counted). Every policy decision (required verdicts, the sender
+  // domain's DMARC policy) is the routed project's, made once per project after routing
+  // ("policy"), so a project's `honour_dmarc_policy: false` is never overruled by the desk's.
   const assessment = await run.stage('authenticate', async () =>
-    authenticateMail(parsed, mail.verdicts, { ...config.authentication, require: [] }),
+    authenticateMail(parsed, mail.verdicts, {
+      ...config.authentication,
+      require: [],
+      honour_dmarc_policy: false,
+    }),
   );
   if (!assessment) return;
 

@@ -785,3 +785,44 @@ describe('SSRF through links in notes', () => {
 beforeEach(() => {
   timingSafeEqual.mockClear();
 });
+
+describe('project-dmarc-policy-overruled-by-desk', () => {
+  // A project that says `honour_dmarc_policy: false` gets its mail although the sender's domain
+  // publishes p=reject: the desk-wide pass before routing used to quarantine it as
+  // `dmarc_policy_reject` with the desk's own setting, never consulting the project's.
+  const rejecting: ReceiptVerdicts = { ...passingVerdicts(), dmarc: 'FAIL', dmarcPolicy: 'reject' };
+
+  it('SES verdicts DMARC=FAIL, p=reject: the project that does not honour it gets an issue', async () => {
+    // Prepare
+    const forge = createMemoryForge();
+    const config = deskConfig({}, { authentication: { honour_dmarc_policy: false } });
+    const harness = createHarness({ forge, config });
+    // Act
+    const trace = await harness.ingest(simpleMail(), { verdicts: rejecting });
+    // Assess
+    expect(trace.outcome).toBe('issue');
+    expect(trace.reason).toBe('issue_created');
+    expect(forge.issues('acme/game')).toHaveLength(1);
+  });
+
+  it('the desk-wide setting still holds for a project without its own policy', async () => {
+    const forge = createMemoryForge();
+    const harness = createHarness({ forge, config: deskConfig() });
+    const trace = await harness.ingest(simpleMail(), { verdicts: rejecting });
+    expect(trace.outcome).toBe('quarantined');
+    expect(trace.reason).toBe('dmarc_policy_reject');
+    expect(trace.stages.find((record) => record.stage === 'policy')?.reason).toBe('dmarc_policy_reject');
+  });
+
+  it('a project that honours it is quarantined while the desk does not', async () => {
+    const forge = createMemoryForge();
+    const config = deskConfig(
+      { authentication: { honour_dmarc_policy: false } },
+      { authentication: { honour_dmarc_policy: true } },
+    );
+    const harness = createHarness({ forge, config });
+    const trace = await harness.ingest(simpleMail(), { verdicts: rejecting });
+    expect(trace.outcome).toBe('quarantined');
+    expect(trace.reason).toBe('dmarc_policy_reject');
+  });
+});
