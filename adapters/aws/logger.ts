@@ -1,6 +1,7 @@
 import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import type { LogLevel } from '@aws-lambda-powertools/logger/types';
 import type { Logger } from '../../core/ports.ts';
+import { SecretScrubber } from '../../core/redact.ts';
 
 /**
  * The core Logger port on Powertools Logger: one JSON object per line, correlated by the SES message
@@ -10,46 +11,10 @@ import type { Logger } from '../../core/ports.ts';
  * and any occurrence of a known secret value anywhere in any string, becomes `[redacted]`.
  */
 
-export const REDACTED = '[redacted]';
+export { MIN_REDACTED_VALUE_LENGTH, REDACTED } from '../../core/redact.ts';
 
-/** Keys whose values are never written, whatever they hold. */
-export const SENSITIVE_KEY = /token|secret|key|password|authorization/i;
-
-/**
- * Values shorter than this are not scrubbed from free text: a 2-character "secret" would shred every
- * log line. The secret parser refuses such values for `reply_key`; tokens are far longer.
- */
-export const MIN_REDACTED_VALUE_LENGTH = 4;
-
-/** Knows the secret values in play and removes them from anything about to be written. */
-export class SecretRedactor {
-  #values: string[] = [];
-
-  /** Adds values to redact (e.g. every value of the desk secret once it is read). */
-  add(values: Iterable<string | undefined>): void {
-    const next = new Set(this.#values);
-    for (const value of values) {
-      if (value !== undefined && value.length >= MIN_REDACTED_VALUE_LENGTH) next.add(value);
-    }
-    // Longest first, so a value that contains another is removed whole.
-    this.#values = [...next].sort((a, b) => b.length - a.length);
-  }
-
-  scrub(text: string): string {
-    let out = text;
-    for (const value of this.#values) {
-      if (out.includes(value)) out = out.split(value).join(REDACTED);
-    }
-    return out;
-  }
-
-  /** A JSON.stringify replacer: sensitive keys out, known values out of every string. */
-  readonly replacer = (key: string, value: unknown): unknown => {
-    if (key !== '' && SENSITIVE_KEY.test(key)) return REDACTED;
-    if (typeof value === 'string') return this.scrub(value);
-    return value;
-  };
-}
+/** The logger's redactor is the desk's one scrubber (core/redact.ts): whole key names, token forms. */
+export class SecretRedactor extends SecretScrubber {}
 
 export interface LambdaLogger extends Logger {
   readonly powertools: PowertoolsLogger;

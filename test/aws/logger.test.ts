@@ -55,6 +55,15 @@ describe('createLambdaLogger', () => {
     });
   });
 
+  it('logger-redacts-diagnostics: keeps rawKey, objectKey and keys, which name no secret', () => {
+    // Prepare
+    const logger = createLambdaLogger();
+    // Act
+    logger.warn('raw mail missing', { rawKey: 'mail/abc', objectKey: 'mail/abc', keys: ['a', 'b'] });
+    // Assess
+    expect(capture.json()[0]).toMatchObject({ rawKey: 'mail/abc', objectKey: 'mail/abc', keys: ['a', 'b'] });
+  });
+
   it('redacts known secret values anywhere: message, strings, errors, causes and stacks', () => {
     // Prepare
     const logger = createLambdaLogger();

@@ -3,6 +3,7 @@ import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { PermanentError, PostdeskError } from '../../../core/errors.ts';
 import { type Logger, silentLogger } from '../../../core/ports.ts';
+import { SecretScrubber } from '../../../core/redact.ts';
 import { GITLAB_DEFAULTS, RETRYABLE_STATUSES, USER_AGENT } from './constants.ts';
 import {
   type CallContext,
@@ -65,8 +66,6 @@ export interface GitLabClient {
   upload(call: UploadCall): Promise<ApiResponse>;
 }
 
-const REDACTED = '[redacted]';
-
 /** Answers of a proxy in front of GitLab that lost track of the request it forwarded. */
 const GATEWAY_STATUSES: ReadonlySet<number> = new Set([502, 504]);
 
@@ -102,14 +101,10 @@ export const createGitLabClient = (options: GitLabForgeOptions): GitLabClient =>
       ? new https.Agent({ keepAlive: true, maxSockets: 16 })
       : new http.Agent({ keepAlive: true, maxSockets: 16 });
 
-  // Every token value we have sent; scrubbed from any remote text we quote.
-  const seenTokens = new Set<string>();
-  const redact = (text: string): string => {
-    let out = text;
-    // Very short values (a placeholder) would shred the text and are no secret worth hiding.
-    for (const token of seenTokens) if (token.length >= 8) out = out.split(token).join(REDACTED);
-    return out;
-  };
+  // Every token value we have sent, scrubbed from any remote text we quote in whatever form
+  // GitLab echoes it (cut short, base64, another letter case): core/redact.ts.
+  const seenTokens = new SecretScrubber();
+  const redact = (text: string): string => seenTokens.scrub(text);
 
   const currentToken = async (): Promise<string> => {
     const token = (await options.token()).trim();
@@ -120,7 +115,7 @@ export const createGitLabClient = (options: GitLabForgeOptions): GitLabClient =>
         'The forge_token in the desk secret contains a line break: write it again with `postdesk secret write`.',
       );
     }
-    seenTokens.add(token);
+    seenTokens.add([token]);
     return token;
   };
 
