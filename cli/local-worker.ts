@@ -1,3 +1,4 @@
+import { backoffDelay } from '../core/backoff.ts';
 import { errorMessage, isTransient, PostdeskError } from '../core/errors.ts';
 import { type Clock, systemClock } from '../core/ports.ts';
 import { DeliverReason } from '../core/stages/deliver/reasons.ts';
@@ -114,14 +115,12 @@ export const createMailWorker = (options: MailWorkerOptions): MailWorker => {
     }
   };
 
-  const delayFor = (attempt: number, error: unknown): number => {
-    const step = Math.min(policy.capMs, policy.baseMs * 2 ** (attempt - 1));
-    const backoff = step / 2 + random() * (step / 2);
-    const asked = isTransient(error) ? error.retryAfterMs : undefined;
-    return Math.round(
-      asked === undefined ? backoff : Math.max(backoff, Math.min(asked, policy.maxRetryAfterMs)),
+  const delayFor = (attempt: number, error: unknown): number =>
+    backoffDelay(
+      { ...policy, jitter: 'equal', random },
+      attempt,
+      isTransient(error) ? error.retryAfterMs : undefined,
     );
-  };
 
   const attempt = async function runQueuedEntry(entry: QueueEntry): Promise<void> {
     const number = entry.attempts + 1;

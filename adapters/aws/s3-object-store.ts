@@ -8,6 +8,7 @@ import {
   type PutObjectCommandInput,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { backoffDelay } from '../../core/backoff.ts';
 import { TransientError } from '../../core/errors.ts';
 import type { ObjectStore, StoredObject } from '../../core/ports.ts';
 import { hasStatus, toPostdeskError } from './errors.ts';
@@ -180,7 +181,7 @@ export class S3ObjectStore implements ObjectStore {
 
 /** Full jitter on an exponential base: spreads writers that collided at the same instant. */
 const backoff = (baseMs: number, attempt: number): number =>
-  baseMs <= 0 ? 0 : Math.round(Math.random() * baseMs * 2 ** (attempt - 1));
+  backoffDelay({ baseMs, capMs: baseMs * 2 ** 10 }, attempt);
 
 const contentTypeOf = (key: string): string =>
   key.endsWith('.json') ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8';

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type * as z from 'zod';
+import { type BackoffPolicy, backoffDelay } from '../backoff.ts';
 import { PermanentError, TransientError } from '../errors.ts';
 import type { ObjectStore } from '../ports.ts';
 
@@ -11,6 +12,9 @@ import type { ObjectStore } from '../ports.ts';
  */
 
 /** A document and the etag it was read with. */
+/** Lost compare-and-swap rounds wait a few milliseconds, so colliding writers fall apart. */
+const CAS_BACKOFF: BackoffPolicy = { baseMs: 5, capMs: 80 };
+
 export interface Versioned<T> {
   value: T;
   etag: string;
@@ -78,7 +82,7 @@ export const updateJson = async <S extends z.ZodType>(
       ? await store.putIfMatch(key, body, current.etag)
       : await store.putIfAbsent(key, body);
     if (written !== 'conflict' && written !== 'exists') return { value: next, etag: written.etag };
-    if (attempt < attempts) await sleep(Math.random() * 5 * attempt);
+    if (attempt < attempts) await sleep(backoffDelay(CAS_BACKOFF, attempt));
   }
   throw new TransientError(
     options.conflictCode,

@@ -1,6 +1,7 @@
 import type { Context, SQSEvent } from 'aws-lambda';
 import { createLambdaLogger, type LambdaLogger } from '../../adapters/aws/logger.ts';
 import { createDeskMetrics, type DeskMetrics } from '../../adapters/aws/metrics.ts';
+import { cachedOnce } from '../../core/cached-once.ts';
 import { errorMessage, isTransient, TransientError } from '../../core/errors.ts';
 import type { InboundMail } from '../../core/model.ts';
 import { type PipelineDeps, processMail } from '../../core/pipeline.ts';
@@ -57,20 +58,10 @@ const DEFAULT_RESERVE_MS = 15_000;
 export const createInboundHandler = (options: InboundHandlerOptions) => {
   const { logger, metrics } = options;
   const run = options.processMail ?? processMail;
-  let wiring: Promise<InboundWiring> | undefined;
-
-  const getWiring = (): Promise<InboundWiring> => {
-    if (wiring === undefined) {
-      const building = options.wiring();
-      wiring = building;
-      building.catch((error: unknown) => {
-        // The next invocation tries again; this batch goes back to the queue whole.
-        if (wiring === building) wiring = undefined;
-        logger.error('cold start failed; every record of the batch will be retried', { error });
-      });
-    }
-    return wiring;
-  };
+  // The next invocation tries again after a failed cold start; this batch goes back to the queue whole.
+  const getWiring = cachedOnce(options.wiring, (error: unknown) => {
+    logger.error('cold start failed; every record of the batch will be retried', { error });
+  });
 
   const quarantineInvalid = async (
     wired: InboundWiring,

@@ -2,6 +2,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { createLambdaLogger, type LambdaLogger } from '../../adapters/aws/logger.ts';
 import { createDeskMetrics, type DeskMetrics } from '../../adapters/aws/metrics.ts';
+import { cachedOnce } from '../../core/cached-once.ts';
 import { errorMessage, isTransient } from '../../core/errors.ts';
 import { applySesFeedback, parseSesFeedback } from '../../core/outbound/feedback.ts';
 import { parseJobBody, storedJobKey } from '../../core/outbound/jobs.ts';
@@ -47,21 +48,11 @@ export interface NotifyRecordResult {
 
 export const createNotifyHandler = (options: NotifyHandlerOptions) => {
   const { logger, metrics } = options;
-  let wiring: Promise<NotifyWiring> | undefined;
-
-  const getWiring = (): Promise<NotifyWiring> => {
-    if (wiring === undefined) {
-      const building = options.wiring();
-      wiring = building;
-      building.catch((error: unknown) => {
-        if (wiring === building) wiring = undefined;
-        logger.error('cold start failed; every record of the batch will be retried', {
-          error: errorMessage(error),
-        });
-      });
-    }
-    return wiring;
-  };
+  const getWiring = cachedOnce(options.wiring, (error: unknown) => {
+    logger.error('cold start failed; every record of the batch will be retried', {
+      error: errorMessage(error),
+    });
+  });
 
   /** A counter; one with a dimension goes out on its own, so the dimension sticks to nothing else. */
   const count = (name: string, dimension?: { name: string; value: string }, value = 1): void => {

@@ -2,6 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { createLambdaLogger, type LambdaLogger } from '../../adapters/aws/logger.ts';
+import { cachedOnce } from '../../core/cached-once.ts';
 import { errorMessage } from '../../core/errors.ts';
 import { MAX_WEBHOOK_BODY_BYTES } from '../../core/outbound/constants.ts';
 import type { WebhookRequest, WebhookResponse } from '../../core/outbound/webhook.ts';
@@ -59,18 +60,9 @@ const toResult = (response: WebhookResponse): APIGatewayProxyStructuredResultV2 
 
 export const createWebhookFunction = (options: WebhookFunctionOptions) => {
   const { logger } = options;
-  let wiring: Promise<WebhookWiring> | undefined;
-  const getWiring = (): Promise<WebhookWiring> => {
-    if (wiring === undefined) {
-      const building = options.wiring();
-      wiring = building;
-      building.catch((error: unknown) => {
-        if (wiring === building) wiring = undefined;
-        logger.error('cold start failed', { error: errorMessage(error) });
-      });
-    }
-    return wiring;
-  };
+  const getWiring = cachedOnce(options.wiring, (error: unknown) => {
+    logger.error('cold start failed', { error: errorMessage(error) });
+  });
 
   const handleEvent = async function handleEvent(
     event: APIGatewayProxyEventV2,
