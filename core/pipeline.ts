@@ -35,6 +35,12 @@ export interface PipelineDeps {
   secrets: SecretSource;
   clock: Clock;
   logger: Logger;
+  /**
+   * How long this attempt at the mail may still run, ms: the ledger lease its deliveries claim, so
+   * a retry never takes over from an attempt that is still alive. The inbound function passes its
+   * invocation's remaining time plus a margin. @default the ledger's DEFAULT_LEASE_MS (5 minutes)
+   */
+  leaseMs?: number | undefined;
   /** Decide only: write nothing, call no forge (`postdesk explain`). */
   dryRun?: boolean | undefined;
   /** Called after each delivery that created an issue or a note (outbound notifications hook here). */
@@ -276,6 +282,7 @@ const deliverToProject = async (context: RouteContext): Promise<DeliveryRecord> 
     return run.projectDelivery(project, () =>
       deliverIssue({
         mailId: mail.id,
+        leaseMs: deps.leaseMs,
         mail: parsed,
         target,
         draft: draft.value,
@@ -320,6 +327,7 @@ const deliverToProject = async (context: RouteContext): Promise<DeliveryRecord> 
   return run.projectDelivery(project, () =>
     deliverNote({
       mailId: mail.id,
+      leaseMs: deps.leaseMs,
       mail: parsed,
       target,
       decision: thread,

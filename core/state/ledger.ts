@@ -47,6 +47,12 @@ export const LedgerEntrySchema = z.object({
   attempt: z.number().int().positive(),
   /** When the current attempt started (ISO 8601); the lease runs from here. */
   startedAt: z.string(),
+  /**
+   * How long the attempt that wrote this entry may run (ms): its invocation's remaining time plus
+   * a margin, so a retry never takes over from an attempt that is still alive. Entries without it
+   * (written before it existed) use the reader's lease.
+   */
+  leaseMs: z.number().int().positive().optional(),
   /** Set when the current attempt failed before or after (never during) its forge call: take over at once. */
   releasedAt: z.string().optional(),
   completedAt: z.string().optional(),
@@ -132,9 +138,10 @@ export const createLedger = (store: ObjectStore, options: LedgerOptions = {}): L
   const classify = (entry: LedgerEntry, etag: string): LedgerBegin => {
     if (entry.state === 'done') return { state: 'done', entry };
     const age = clock.now().getTime() - Date.parse(entry.startedAt);
+    const lease = entry.leaseMs ?? leaseMs;
     // An unreadable startedAt counts as expired: a lease nobody can date protects nothing.
-    if (entry.releasedAt !== undefined || !(age < leaseMs)) return { state: 'stale', entry, etag };
-    return { state: 'in_progress', entry, retryAfterMs: Math.max(0, leaseMs - age) };
+    if (entry.releasedAt !== undefined || !(age < lease)) return { state: 'stale', entry, etag };
+    return { state: 'in_progress', entry, retryAfterMs: Math.max(0, lease - age) };
   };
 
   return {
@@ -158,6 +165,7 @@ export const createLedger = (store: ObjectStore, options: LedgerOptions = {}): L
         state: 'pending',
         attempt: 1,
         startedAt: clock.now().toISOString(),
+        leaseMs,
       };
       // The entry can vanish between the failed create and the read only if someone deletes
       // ledger entries by hand; one more round covers that.
@@ -177,6 +185,7 @@ export const createLedger = (store: ObjectStore, options: LedgerOptions = {}): L
         ...rest,
         attempt: stale.entry.attempt + 1,
         startedAt: clock.now().toISOString(),
+        leaseMs,
       };
       return write(
         { key: key(stale.entry.mailId, stale.entry.projectKey), etag: stale.etag, entry: stale.entry },

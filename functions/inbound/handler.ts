@@ -55,6 +55,14 @@ export const EVENT_INVALID = 'event_invalid';
 const MAX_KEPT_BODY = 64 * 1024;
 const DEFAULT_RESERVE_MS = 15_000;
 
+/**
+ * Beyond the invocation's remaining time, how long a delivery's ledger lease still holds: the
+ * function cannot run past its timeout, so a lease of remaining time plus this margin is never
+ * overtaken by a retry while the attempt is alive (Powertools' idempotency ties its in-progress
+ * expiry to `getRemainingTimeInMillis` the same way).
+ */
+export const LEASE_MARGIN_MS = 30_000;
+
 export const createInboundHandler = (options: InboundHandlerOptions) => {
   const { logger, metrics } = options;
   const run = options.processMail ?? processMail;
@@ -120,6 +128,7 @@ export const createInboundHandler = (options: InboundHandlerOptions) => {
   const processRecord = async function processRecord(
     record: unknown,
     wired: InboundWiring,
+    remainingMs: number | undefined,
   ): Promise<RecordResult> {
     const parsed = parseInboundRecord(record);
     logger.beginMail({
@@ -147,7 +156,9 @@ export const createInboundHandler = (options: InboundHandlerOptions) => {
       const mail = toInboundMail(notification);
       metrics.received();
       try {
-        const trace = await run(mail, wired.deps);
+        const deps =
+          remainingMs === undefined ? wired.deps : { ...wired.deps, leaseMs: remainingMs + LEASE_MARGIN_MS };
+        const trace = await run(mail, deps);
         metrics.recordOutcome(trace);
         return { sqsMessageId: parsed.sqsMessageId, mailId: mail.id, outcome: trace.outcome };
       } catch (error) {
@@ -192,7 +203,7 @@ export const createInboundHandler = (options: InboundHandlerOptions) => {
         continue;
       }
       try {
-        results.push({ status: 'fulfilled', value: await processRecord(record, wired) });
+        results.push({ status: 'fulfilled', value: await processRecord(record, wired, remaining) });
       } catch (reason) {
         results.push({ status: 'rejected', reason });
       }

@@ -97,6 +97,23 @@ describe('ledger', () => {
     expectState(await ledger.begin(input), 'stale');
   });
 
+  it("lease-overtaken-by-retry: the claimer's lease holds for every reader, however long", async () => {
+    // Prepare: the first attempt runs in a 900 s invocation; the retry's ledger has the default lease.
+    const { clock, advance } = fakeClock();
+    const store = createMemoryObjectStore();
+    const slow = createLedger(store, { clock, leaseMs: 930_000 });
+    const retry = createLedger(store, { clock });
+    await slow.begin(input);
+    // Act: past the default 5 minutes, still inside the slow attempt's invocation
+    advance(DEFAULT_LEASE_MS + 60_000);
+    const seen = await retry.begin(input);
+    // Assess
+    expectState(seen, 'in_progress');
+    expect(seen.state === 'in_progress' && seen.retryAfterMs).toBe(930_000 - DEFAULT_LEASE_MS - 60_000);
+    advance(930_000);
+    expectState(await retry.begin(input), 'stale');
+  });
+
   it('makes a released entry stale at once', async () => {
     const ledger = createLedger(createMemoryObjectStore(), { clock: fakeClock().clock });
     const { claim } = expectState(await ledger.begin(input), 'acquired');

@@ -12,7 +12,7 @@ import { PermanentError, TransientError } from '../../../core/errors.ts';
 import type { InboundMail } from '../../../core/model.ts';
 import type { PipelineDeps } from '../../../core/pipeline.ts';
 import type { DecisionTrace } from '../../../core/trace.ts';
-import { createInboundHandler } from '../../../functions/inbound/handler.ts';
+import { createInboundHandler, LEASE_MARGIN_MS } from '../../../functions/inbound/handler.ts';
 import type { InboundWiring } from '../../../functions/inbound/wiring.ts';
 import { captureStdout } from '../../aws/log-capture.ts';
 import { fakeBucket, s3Error } from '../../aws/s3-fakes.ts';
@@ -359,6 +359,29 @@ describe('inbound handler', () => {
     // Assess: m1 at 40 s, m2 at 20 s, m3 would start with 0 s (under the 15 s reserve)
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'sqs-m3' }] });
     expect(processMail).toHaveBeenCalledTimes(2);
+  });
+
+  it('the ledger lease follows the invocation: remaining time plus the margin', async () => {
+    // Prepare
+    const { processMail, wiring } = setup(async (mail) => traceFor(mail));
+    const leases: (number | undefined)[] = [];
+    const handler = createInboundHandler({
+      logger: createLambdaLogger(),
+      metrics: createDeskMetrics(),
+      wiring,
+      processMail: async (mail, deps) => {
+        leases.push(deps.leaseMs);
+        return processMail(mail, deps);
+      },
+      timeoutEarlyInMillis: 0,
+    });
+    const record = sqsRecordFor(notificationVariant({ messageId: 'm1', bucket: BUCKET }), {
+      sqsMessageId: 'sqs-m1',
+    });
+    // Act
+    await handler(sqsEvent(record), { ...context, getRemainingTimeInMillis: () => 880_000 });
+    // Assess
+    expect(leases).toEqual([880_000 + LEASE_MARGIN_MS]);
   });
 
   it('answers an event that is not an SQS batch with an empty response', async () => {
