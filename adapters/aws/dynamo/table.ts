@@ -73,9 +73,11 @@ export const createDynamoTable = (client: DynamoDBClient, tableName: string, clo
     const fix =
       shape.name === 'ResourceNotFoundException'
         ? `create table ${tableName} (pk/sk strings, TTL on ${ATTR.expiresAt}) or fix the table name the function is given`
-        : shape.name === 'AccessDeniedException'
-          ? `grant the function dynamodb:GetItem, PutItem, UpdateItem and Query on table ${tableName} (and its KMS key)`
-          : `check table ${tableName} and the function's access to it`;
+        : shape.name === 'ValidationException' && /item size/i.test(shape.message)
+          ? `the item is over DynamoDB's 400 KB item limit; inspect what is being stored in table ${tableName}`
+          : shape.name === 'AccessDeniedException'
+            ? `grant the function dynamodb:GetItem, PutItem, UpdateItem and Query on table ${tableName} (and its KMS key)`
+            : `check table ${tableName} and the function's access to it`;
     throw toPostdeskError(error, `${what} on table ${tableName}`, fix, {
       transient: 'state_unavailable',
       permanent: 'state_table_unusable',

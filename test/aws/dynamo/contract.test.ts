@@ -165,6 +165,23 @@ describe.each(Object.entries(backends))('desk state on %s', (_name, make) => {
     });
   });
 
+  it('issue-rate-limit-sliding-undercount: a burst at the end of a bucket still counts in full', async () => {
+    // Prepare: 10 s window, 1 s buckets; three hits late in the first bucket
+    const { clock, advance } = fakeClock(Date.parse('2025-01-01T00:00:00Z'));
+    const state = await make(clock);
+    advance(900);
+    for (let i = 0; i < 3; i++)
+      expect((await state.limiter.hit('inbound', 'k', { '10': 3 })).allowed).toBe(true);
+    // Act: the window's start cuts through that bucket, then leaves it
+    advance(9600);
+    const cut = await state.limiter.hit('inbound', 'k', { '10': 3 });
+    advance(500);
+    const after = await state.limiter.hit('inbound', 'k', { '10': 3 });
+    // Assess
+    expect(cut).toEqual({ allowed: false, exceeded: '3/10s' });
+    expect(after).toEqual({ allowed: true });
+  });
+
   it('stores, lists and releases quarantine entries', async () => {
     // Prepare
     const { clock } = fakeClock();

@@ -7,7 +7,7 @@ import {
   ResourceNotFoundException,
   TransactionConflictException,
 } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dynamoState } from '../../../adapters/aws/dynamo/index.ts';
@@ -104,6 +104,28 @@ describe('dynamoState error mapping', () => {
     // Assess
     await expect(read).rejects.toBeInstanceOf(PermanentError);
     await expect(state().quarantine.get('ses-1')).rejects.toThrow(/create table desk-state/);
+  });
+
+  it('says which limit a too-large quarantine entry hit', async () => {
+    // Prepare
+    documents.on(UpdateCommand).rejects(
+      new DynamoDBServiceException({
+        name: 'ValidationException',
+        $fault: 'client',
+        message: 'Item size has exceeded the maximum allowed size',
+        ...metadata(400),
+      }),
+    );
+    // Act
+    const put = state().quarantine.put({
+      mailId: 'ses-1',
+      rawKey: 'mail/ses-1',
+      reason: 'forge_forbidden',
+      message: 'm',
+      trace: { mailId: 'ses-1', stages: [] } as never,
+    });
+    // Assess
+    await expect(put).rejects.toThrow(/400 KB item limit/);
   });
 
   it('names the grant for a denied action', async () => {
