@@ -119,16 +119,17 @@ describe.each(Object.entries(backends))('desk state on %s', (_name, make) => {
     });
     // Act: the first run of `change` writes underneath it, so its own write loses the race.
     let runs = 0;
+    let outbound: Promise<unknown> | undefined;
     const record = await state.tickets.update('acme/game', 4, (current) => {
       runs += 1;
       if (!current) return undefined;
-      if (runs === 1) void state.tickets.recordOutbound('acme/game', 4, '<out-1@amazonses.com>');
+      if (runs === 1) outbound = state.tickets.recordOutbound('acme/game', 4, '<out-1@amazonses.com>');
       return { ...current, updatedAt: `run-${runs}` };
     });
     // Assess
     expect(runs).toBeGreaterThanOrEqual(1);
     expect(record?.participants.map((p) => p.address)).toEqual(['ann@example.com', 'bob@example.com']);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await outbound;
     const latest = await state.tickets.get('ACME/game', 4);
     expect(latest?.outboundMessageIds).toEqual(['out-1@amazonses.com']);
     expect(latest?.inboundMessageIds).toEqual(['m1@example.com']);
