@@ -54,6 +54,8 @@ export interface CallSpec {
   accept?: readonly number[];
   /** Response body as text instead of JSON. */
   raw?: boolean;
+  /** Headers for this call only (GitHub's raw media type). */
+  headers?: Record<string, string>;
 }
 
 export interface CallResult {
@@ -121,6 +123,7 @@ export const createForgeHttp = (options: ForgeHttpOptions): ForgeHttp => {
       const headers: Record<string, string> = {
         accept: 'application/json',
         ...options.headers,
+        ...spec.headers,
         authorization: await options.authorization(),
       };
       let body: string | FormData | undefined;

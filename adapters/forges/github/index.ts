@@ -1,0 +1,12 @@
+export { appJwt, createAppTokenSource, type GitHubAppAuthOptions } from './app-auth.ts';
+export {
+  type AttachmentTokenVerdict,
+  signAttachmentToken,
+  verifyAttachmentToken,
+} from './attachment-token.ts';
+export {
+  type AttachmentStore,
+  createGitHubForge,
+  type GitHubForge,
+  type GitHubForgeOptions,
+} from './forge.ts';
