@@ -215,6 +215,13 @@ describe('Forgejo forge', () => {
     expect(recovered?.iid).toBe(1);
   });
 
+  it('issue-missing-repo: getIssue on a repository that does not exist is a config error, not a missing issue', async () => {
+    await expect(forge().getIssue({ path: 'acme/other' }, 1)).rejects.toMatchObject({
+      code: 'forge_not_found',
+    });
+    expect(await forge().getIssue(project, 1)).toBeUndefined();
+  });
+
   it('names the field when a response has an unexpected shape', async () => {
     const desk = forge();
     await desk.createIssue(project, issueInput());

@@ -199,6 +199,13 @@ describe('GitHub forge', () => {
     await expect(forge().getIssue(project, 1)).rejects.toMatchObject({ code: 'forge_unavailable' });
   });
 
+  it('issue-missing-repo: getIssue on a repository that does not exist is a config error, not a missing issue', async () => {
+    await expect(forge().getIssue({ path: 'acme/other' }, 1)).rejects.toMatchObject({
+      code: 'forge_not_found',
+    });
+    expect(await forge().getIssue(project, 1)).toBeUndefined();
+  });
+
   it('names the field of an unexpected response shape', async () => {
     await forge().createIssue(project, input('m'));
     fake.faults.push({ match: /^GET /, status: 200, message: 'not an issue' });

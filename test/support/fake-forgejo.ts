@@ -154,6 +154,9 @@ export const startFakeForgejo = async (): Promise<FakeForgejo> => {
       const slice = all.slice((page - 1) * limit, page * limit);
       return json(res, 200, slice.map(issueJson), { 'x-total-count': String(all.length) });
     }
+    if (method === 'GET' && path === base) {
+      return json(res, 200, { id: 3, name: 'game', full_name: 'acme/game', private: true, has_issues: true });
+    }
     if (method === 'GET' && path === `${base}/labels`) return json(res, 200, state.labels);
     let m = new RegExp(`^${base}/issues/(\\d+)$`).exec(path);
     if (m?.[1] !== undefined) {

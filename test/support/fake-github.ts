@@ -152,6 +152,9 @@ export const startFakeGitHub = async (options: FakeGitHubOptions = {}): Promise<
     if ((tokens.get(bearer) ?? 0) <= now()) {
       return send(res, 401, { message: 'Bad credentials', documentation_url: docs, status: '401' });
     }
+    if (method === 'GET' && path === base) {
+      return send(res, 200, { id: 3, name: 'game', full_name: 'acme/game', private: true, has_issues: true });
+    }
     if (method === 'POST' && path === `${base}/issues`) {
       const input = JSON.parse(body) as { title?: string; body?: string; labels?: string[] };
       if (!input.title) return send(res, 422, { message: 'Validation Failed', errors: [{ field: 'title' }] });

@@ -272,7 +272,16 @@ export const createForgejoForge = (options: ForgejoForgeOptions): ForgejoForge =
       project: project.path,
       accept: [404],
     });
-    if (response.status === 404) return undefined;
+    if (response.status === 404) {
+      // A missing issue is an answer; a missing (or hidden) repository is a config fault.
+      await call({
+        method: 'GET',
+        path: repoPath(project),
+        what: 'read the repository',
+        project: project.path,
+      });
+      return undefined;
+    }
     const entity = parseEntity(IssueSchema, response.body, 'Forgejo', 'read an issue');
     // The issues endpoint also answers for pull requests, which share the numbering.
     return entity.pull_request === undefined || entity.pull_request === null

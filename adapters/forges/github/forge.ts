@@ -164,7 +164,16 @@ export const createGitHubForge = (options: GitHubForgeOptions): GitHubForge => {
       project: project.path,
       accept: [404, 410],
     });
-    if (response.status === 404 || response.status === 410) return undefined;
+    if (response.status === 404 || response.status === 410) {
+      // A missing issue is an answer; a missing (or hidden) repository is a config fault.
+      await call({
+        method: 'GET',
+        path: repoPath(project),
+        what: 'read the repository',
+        project: project.path,
+      });
+      return undefined;
+    }
     const entity = parseEntity(IssueSchema, response.body, 'GitHub', 'read an issue');
     return entity.pull_request === undefined || entity.pull_request === null
       ? toForgeIssue(entity)

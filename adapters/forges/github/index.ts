@@ -1,3 +1,4 @@
+export { parseForgeWebhook, type SignatureVerdict, verifyGitHubSignature } from '../forgejo/webhook.ts';
 export { appJwt, createAppTokenSource, type GitHubAppAuthOptions } from './app-auth.ts';
 export {
   type AttachmentTokenVerdict,
