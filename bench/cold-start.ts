@@ -19,13 +19,13 @@
  * variables), plus a desk config, so the first invocation's wiring succeeds.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { SourceMap } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { type BuildOptions, build } from 'esbuild';
+import { build } from 'esbuild';
 import { type BundleReport, buildFunction, bundleOptions } from '../scripts/build.ts';
 import {
   type BenchArgs,
@@ -46,11 +46,11 @@ export const SIZE_NAME = 'inbound_bundle_size';
 export const COLD_NAME = 'inbound_cold_start';
 export const SOURCE_MAPS_NAME = 'inbound_cold_start_source_maps';
 export const FIRST_INVOKE_NAME = 'inbound_first_invoke';
-/** `--variants`: what changes to scripts/build.ts would do (never run by default). */
+/** `--variants`: the build without its code splitting, its stand-ins, or both (never run by default). */
 export const VARIANT_NAMES = [
-  'inbound_variant_split',
-  'inbound_variant_charset_shim',
-  'inbound_variant_both',
+  'inbound_variant_unsplit',
+  'inbound_variant_no_shims',
+  'inbound_variant_before',
 ] as const;
 
 const DESK_CONFIG = `domain: desk.example.com
@@ -151,14 +151,14 @@ const packageOf = (input: string): string => {
 
 /**
  * Every package of 10 KB or more in the bundle, and how much of it only runs for an HTML mail
- * (render's dynamic import, inlined by esbuild since the build does not split chunks). The same
- * build again, with the metafile kept and nothing written.
+ * (render's dynamic import, in a chunk of its own). The same build again, with the metafile kept
+ * and nothing written.
  */
 const breakdown = async (outfile: string) => {
   const result = await build({ ...bundleOptions(INBOUND_ENTRY, outfile), write: false, sourcemap: false });
-  const output = Object.values(result.metafile?.outputs ?? {}).find((candidate) => candidate.entryPoint);
+  const outputs = Object.values(result.metafile?.outputs ?? {});
   const sizes = new Map<string, number>();
-  for (const [input, { bytesInOutput }] of Object.entries(output?.inputs ?? {})) {
+  for (const [input, { bytesInOutput }] of outputs.flatMap((output) => Object.entries(output.inputs))) {
     sizes.set(packageOf(input), (sizes.get(packageOf(input)) ?? 0) + bytesInOutput);
   }
   const sorted = [...sizes].sort((a, b) => b[1] - a[1]);
@@ -172,36 +172,20 @@ const breakdown = async (outfile: string) => {
   };
 };
 
-// --- variants: proposals for scripts/build.ts, measured -----------------------------------------
-
-/**
- * mailsplit requires libmime, whose charset module requires iconv-lite (~480 KB of tables) and
- * encoding-japanese (~225 KB, tables built at load) at its top. mailsplit decodes a part's file
- * name with them, but the parse stage never reads that value: it reads the raw header lines and
- * decodes charsets itself with TextDecoder (core/stages/parse/charset.ts). libmime wraps every
- * call in try/catch and falls back to UTF-8, so these stand-ins cannot break a parse.
- */
-const ICONV_SHIM = `'use strict';
-module.exports = {
-  decode(buf, charset) { return new TextDecoder(String(charset)).decode(buf); },
-  encodingExists(charset) { try { new TextDecoder(String(charset)); return true; } catch { return false; } },
-};
-`;
-const JAPANESE_SHIM = `'use strict';
-module.exports = { convert() { return undefined; } };
-`;
+// --- variants: the build without one of its choices, measured ---------------------------------
 
 interface Variant {
   name: (typeof VARIANT_NAMES)[number];
-  /** Render's lazily imported HTML converter in a chunk of its own (esbuild \`splitting\`). */
+  /** Render's lazily imported HTML converter in a chunk of its own (esbuild `splitting`). */
   split: boolean;
-  charsetShim: boolean;
+  /** iconv-lite and encoding-japanese replaced by the stand-ins of scripts/bundle-options.ts. */
+  aliases: boolean;
 }
 
 const VARIANTS: readonly Variant[] = [
-  { name: 'inbound_variant_split', split: true, charsetShim: false },
-  { name: 'inbound_variant_charset_shim', split: false, charsetShim: true },
-  { name: 'inbound_variant_both', split: true, charsetShim: true },
+  { name: 'inbound_variant_unsplit', split: false, aliases: true },
+  { name: 'inbound_variant_no_shims', split: true, aliases: false },
+  { name: 'inbound_variant_before', split: false, aliases: false },
 ];
 
 /** Builds a variant into `dir/<name>/`; returns the entry file and the bytes of every output. */
@@ -210,32 +194,15 @@ const buildVariant = async (
   variant: Variant,
 ): Promise<{ entry: string; entryBytes: number; totalBytes: number }> => {
   const outdir = join(dir, variant.name);
-  const base = bundleOptions(INBOUND_ENTRY, join(outdir, 'index.mjs'));
-  const options: BuildOptions = { ...base, sourcemap: false, metafile: false };
-  if (variant.split) {
-    delete options.outfile;
-    Object.assign(options, {
-      outdir,
-      splitting: true,
-      entryNames: 'index',
-      chunkNames: 'chunks/[name]-[hash]',
-      outExtension: { '.js': '.mjs' },
-    });
-  }
-  if (variant.charsetShim) {
-    mkdirSync(join(dir, 'shims'), { recursive: true });
-    writeFileSync(join(dir, 'shims', 'iconv-lite.cjs'), ICONV_SHIM);
-    writeFileSync(join(dir, 'shims', 'encoding-japanese.cjs'), JAPANESE_SHIM);
-    options.alias = {
-      'iconv-lite': join(dir, 'shims', 'iconv-lite.cjs'),
-      'encoding-japanese': join(dir, 'shims', 'encoding-japanese.cjs'),
-    };
-  }
-  await build(options);
+  const entry = join(outdir, 'index.mjs');
+  await build({
+    ...bundleOptions(INBOUND_ENTRY, entry, { split: variant.split, aliases: variant.aliases }),
+    sourcemap: false,
+    metafile: false,
+  });
   const files = readdirSync(outdir, { recursive: true, encoding: 'utf8' }).filter((file) =>
     file.endsWith('.mjs'),
   );
-  const entry = join(outdir, 'index.mjs');
   return {
     entry,
     entryBytes: statSync(entry).size,
@@ -403,9 +370,9 @@ export const runColdStartBench = async (args: BenchArgs): Promise<void> => {
         name: variant.name,
         kind: 'import',
         url: pathToFileURL(built.entry).href,
-        what: `import of a variant build:${variant.split ? ' HTML converter split into a lazy chunk' : ''}${
-          variant.charsetShim ? ' iconv-lite and encoding-japanese replaced by TextDecoder stand-ins' : ''
-        }`,
+        what: `import of a variant build: ${variant.split ? 'split' : 'single file'}, ${
+          variant.aliases ? 'with' : 'without'
+        } the charset stand-ins`,
         sizes: built,
       });
     }

@@ -1,9 +1,10 @@
 import { copyFile, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { type BuildOptions, build, type Metafile } from 'esbuild';
+import { BUNDLE_ALIASES, SPLITTING } from './bundle-options.ts';
 
 /**
  * `npm run build`: one bundle per Lambda function, `functions/<name>/handler.ts` ->
@@ -19,6 +20,9 @@ import { type BuildOptions, build, type Metafile } from 'esbuild';
  *   laptop would crash there, so a `.node` file in the bundle fails the build.
  * - Minified, with an external source map without sources (set NODE_OPTIONS=--enable-source-maps
  *   on the function for readable stack traces).
+ * - iconv-lite and encoding-japanese replaced by TextDecoder stand-ins, and the lazily imported
+ *   HTML converter split into a chunk of its own (scripts/bundle-options.ts says why; the figures
+ *   are in docs/PERFORMANCE.md). `split: false` gives the single file CDK bundling makes.
  */
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -32,10 +36,21 @@ const BANNER = [
   'const __dirname = __postdeskDirname(__filename);',
 ].join('\n');
 
-/** esbuild settings shared by every function. */
-export const bundleOptions = (entry: string, outfile: string): BuildOptions => ({
+/**
+ * esbuild settings shared by every function. The entry is written to `outfile` (its name without
+ * `.mjs` names the entry); with `split` (the default) lazily imported code goes to
+ * `chunks/` next to it.
+ */
+export const bundleOptions = (
+  entry: string,
+  outfile: string,
+  options: { split?: boolean; aliases?: boolean } = {},
+): BuildOptions => ({
   entryPoints: [entry],
-  outfile,
+  ...(options.split === false
+    ? { outfile }
+    : { ...SPLITTING, outdir: dirname(outfile), entryNames: basename(outfile, '.mjs') }),
+  ...(options.aliases === false ? {} : { alias: { ...BUNDLE_ALIASES } }),
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -69,7 +84,10 @@ export interface BundleReport {
   name: string;
   entry: string;
   outfile: string;
+  /** The entry file's size, what Lambda loads at cold start. */
   bytes: number;
+  /** The entry and every chunk it may load later. */
+  totalBytes: number;
   gzipBytes: number;
   mapBytes: number;
   /** Bytes of the output that come from the AWS SDK (`@aws-sdk/*`, `@smithy/*`...). */
@@ -80,10 +98,11 @@ export interface BundleReport {
   sdkExternal?: { bytes: number; gzipBytes: number } | undefined;
 }
 
-const byPackage = (metafile: Metafile, outfile: string): Map<string, number> => {
-  const output = metafile.outputs[relative(process.cwd(), outfile)] ?? Object.values(metafile.outputs)[0];
+/** Bytes per package over every output (entry and chunks): a package counts wherever it landed. */
+const byPackage = (metafile: Metafile): Map<string, number> => {
+  const outputs = Object.values(metafile.outputs);
   const sizes = new Map<string, number>();
-  for (const [input, { bytesInOutput }] of Object.entries(output?.inputs ?? {})) {
+  for (const [input, { bytesInOutput }] of outputs.flatMap((output) => Object.entries(output.inputs))) {
     if (input.endsWith('.node')) {
       throw new Error(`${input} is a native addon; the functions run on arm64 and must be pure JavaScript`);
     }
@@ -113,22 +132,28 @@ export const findFunctions = async (functionsDir = join(root, 'functions')): Pro
 
 export const buildFunction = async (
   name: string,
-  options: { outDir: string; compare?: boolean; config?: string | undefined },
+  options: { outDir: string; compare?: boolean; config?: string | undefined; split?: boolean },
 ): Promise<BundleReport> => {
   const entry = join(root, 'functions', name, 'handler.ts');
   const outDir = join(options.outDir, name);
   const outfile = join(outDir, 'index.mjs');
   await rm(outDir, { recursive: true, force: true });
   await mkdir(outDir, { recursive: true });
-  const result = await build(bundleOptions(entry, outfile));
-  const sizes = byPackage(result.metafile ?? { inputs: {}, outputs: {} }, outfile);
+  const split = options.split ?? true;
+  const result = await build(bundleOptions(entry, outfile, { split }));
+  const sizes = byPackage(result.metafile ?? { inputs: {}, outputs: {} });
   const bytes = (await stat(outfile)).size;
   const code = await readFile(outfile);
+  let totalBytes = 0;
+  for (const file of await readdir(outDir, { recursive: true, encoding: 'utf8' })) {
+    if (file.endsWith('.mjs')) totalBytes += (await stat(join(outDir, file))).size;
+  }
   const report: BundleReport = {
     name,
     entry: relative(root, entry),
     outfile: relative(root, outfile),
     bytes,
+    totalBytes,
     gzipBytes: gzipSync(code).length,
     mapBytes: (await stat(`${outfile}.map`)).size,
     awsSdkBytes: [...sizes].filter(([pkg]) => isAwsSdk(pkg)).reduce((sum, [, n]) => sum + n, 0),
@@ -139,13 +164,12 @@ export const buildFunction = async (
   };
   if (options.compare) {
     const external = await build({
-      ...bundleOptions(entry, outfile),
+      ...bundleOptions(entry, outfile, { split }),
       write: false,
       sourcemap: false,
       external: ['@aws-sdk/*', '@smithy/*', '@aws-crypto/*'],
     });
-    const text =
-      external.outputFiles?.find((file) => file.path.endsWith('.mjs'))?.contents ?? new Uint8Array();
+    const text = external.outputFiles?.find((file) => file.path === outfile)?.contents ?? new Uint8Array();
     report.sdkExternal = { bytes: text.length, gzipBytes: gzipSync(text).length };
   }
   if (options.config !== undefined) {
@@ -161,7 +185,7 @@ const formatReport = (reports: readonly BundleReport[]): string =>
   reports
     .map((report) => {
       const lines = [
-        `${report.name}: ${report.outfile}  ${kib(report.bytes)} (gzip ${kib(report.gzipBytes)}), map ${kib(report.mapBytes)}`,
+        `${report.name}: ${report.outfile}  ${kib(report.bytes)} (gzip ${kib(report.gzipBytes)}), map ${kib(report.mapBytes)}; with its lazy chunks ${kib(report.totalBytes)}`,
         `  AWS SDK share: ${kib(report.awsSdkBytes)} of the output (bundled, tree-shaken)`,
         `  largest: ${report.packages.map((pkg) => `${pkg.name} ${kib(pkg.bytes)}`).join(', ')}`,
       ];

@@ -8,6 +8,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { bundleAliasArgs } from '../../scripts/bundle-options.ts';
 import { acknowledgeWildcardResources } from '../checks/acknowledge.ts';
 import { METRICS_NAMESPACE } from '../naming.ts';
 import { LOCK_FILE, REPO_ROOT } from '../paths.ts';
@@ -88,6 +89,10 @@ export class DeskFunction extends Construct {
         minify: true,
         sourceMap: true,
         sourcesContent: false,
+        // The stand-ins of scripts/bundle-options.ts, as `npm run build` uses them. Code splitting
+        // is not possible here: NodejsFunction always passes esbuild `--outfile` (splitting needs
+        // `--outdir`), so the CDK asset is the single-file bundle (`split: false` in scripts/build.ts).
+        esbuildArgs: bundleAliasArgs(),
       },
     });
     this.function.node.addDependency(this.logGroup);
