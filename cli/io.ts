@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { parseConfig } from '../core/config/parse.ts';
 import type { DeskConfig } from '../core/config/schema.ts';
 import { PermanentError } from '../core/errors.ts';
+import { demoConfig } from './demo-config.ts';
 
 /** What a command writes to; tests pass buffers, the binary passes the process streams. */
 export interface CommandIo {
@@ -62,4 +63,25 @@ export const writeLine = (stream: NodeJS.WritableStream, line = ''): void => {
 
 export const writeJson = (stream: NodeJS.WritableStream, value: unknown): void => {
   stream.write(`${JSON.stringify(value)}\n`);
+};
+
+/**
+ * The config for commands that can run the demo desk: the named or default file; when no file is
+ * named (no --config, no $POSTDESK_CONFIG) and ./postdesk.config.yaml does not exist, the demo desk.
+ * A named file that is missing still fails.
+ */
+export const loadConfigOrDemo = async (
+  flag: string | undefined,
+  io: CommandIo,
+): Promise<{ config: DeskConfig; demo: boolean; path: string }> => {
+  const path = configPath(flag, io);
+  const named = flag !== undefined || io.env['POSTDESK_CONFIG'] !== undefined;
+  try {
+    return { config: await loadConfigFile(path), demo: false, path };
+  } catch (error) {
+    if (!named && error instanceof PermanentError && error.code === 'config_missing') {
+      return { config: demoConfig(), demo: true, path };
+    }
+    throw error;
+  }
 };

@@ -10,15 +10,7 @@ import { deskAddressMatcher } from '../../core/desk-addresses.ts';
 import type { Envelope } from '../../core/model.ts';
 import type { Logger } from '../../core/ports.ts';
 import { createConsoleLogger } from '../console-logger.ts';
-import {
-  type Command,
-  type CommandIo,
-  configPath,
-  dataDir,
-  loadConfigFile,
-  writeJson,
-  writeLine,
-} from '../io.ts';
+import { type Command, type CommandIo, dataDir, loadConfigOrDemo, writeJson, writeLine } from '../io.ts';
 import { type ForgeChoice, rawKeyOf } from '../local-desk.ts';
 import { openLocalQueue } from '../local-queue.ts';
 import { offlineResolver, openLocalRuntime } from '../local-runtime.ts';
@@ -371,7 +363,8 @@ export const runServe = async (argv: string[], io: CommandIo, stop: Promise<unkn
     return fail(`--dns must be system or offline, not "${values.dns}"`);
 
   const json = values.json;
-  const config = await loadConfigFile(configPath(values.config, io));
+  const loaded = await loadConfigOrDemo(values.config, io);
+  const { config } = loaded;
   const directory = dataDir(values['data-dir'], io);
   const logger = createConsoleLogger(io.stderr, { json, level: values.verbose ? 'info' : 'warn' });
   const host = values.host;
@@ -417,9 +410,16 @@ export const runServe = async (argv: string[], io: CommandIo, stop: Promise<unkn
       outbox: desk.outboxDir,
       dataDir: directory,
       leftover: desk.leftover,
+      demoConfig: loaded.demo,
     });
   } else {
     writeLine(io.stdout, 'Postdesk local desk');
+    if (loaded.demo) {
+      writeLine(
+        io.stdout,
+        `  config         the built-in demo desk (no ${loaded.path}); \`postdesk init\` writes one to edit`,
+      );
+    }
     writeLine(io.stdout, `  send mail to   ${desk.smtpUrl}   e.g. To: ${example}`);
     writeLine(io.stdout, `  issues go to   ${desk.forgeDescription}`);
     writeLine(
