@@ -183,7 +183,7 @@ export class DeskFunction extends Construct {
     }
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
-        actions: ['ses:SendRawEmail', 'ses:SendEmail'],
+        actions: ['ses:SendEmail'],
         resources: configurationSet === undefined ? [identityArn] : [identityArn, configurationSet.arn],
       }),
     );

@@ -156,8 +156,8 @@ export class StatelessStack extends Stack {
       serviceName: `${options.deskName}-webhook`,
       environment,
     });
-    // Ticket records tell who a note goes to; unsubscribes and oversized jobs go under outbox/.
-    this.webhook.useBucket(bucket, { readWrite: BUCKET_PREFIXES.state });
+    // Only what it touches: ticket records (core/state/tickets.ts, tickets/) and outbox/ (unsubscribes, core/outbound/state.ts; oversized jobs, core/outbound/jobs.ts).
+    this.webhook.useBucket(bucket, { readWrite: ['tickets/', 'outbox/'] });
     this.webhook.useKey(store.key);
     this.webhook.useSecret(store.secret);
     this.webhook.useOutboundQueue(this.outboundQueue.queue, queuesKey);

@@ -135,7 +135,7 @@ describe('sending feedback (SES bounces and complaints)', () => {
         Statement: Match.arrayWith([
           {
             Effect: 'Allow',
-            Action: ['ses:SendEmail', 'ses:SendRawEmail'],
+            Action: 'ses:SendEmail',
             Resource: Match.arrayWith([configurationSetArn()]),
           },
         ]),

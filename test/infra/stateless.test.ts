@@ -228,3 +228,17 @@ describe('stateless stack', () => {
     stateless.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
   });
 });
+
+describe('least privilege', () => {
+  it('grants the notify and webhook roles only what their code calls', () => {
+    const { stateless } = synthDesk();
+    const statements = policyStatements(stateless).map((s) => JSON.stringify(s.statement));
+    expect(statements.some((s) => s.includes('ses:SendRawEmail'))).toBe(false);
+    expect(statements.some((s) => s.includes('ses:SendEmail'))).toBe(true);
+    const webhook = policyStatements(stateless)
+      .filter((s) => s.policy.startsWith('Webhook'))
+      .map((s) => JSON.stringify(s.statement.Resource));
+    expect(webhook.some((r) => r.includes('/ledger/*'))).toBe(false);
+    expect(webhook.some((r) => r.includes('/tickets/*'))).toBe(true);
+  });
+});
