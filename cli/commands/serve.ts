@@ -417,7 +417,7 @@ export const runServe = async (argv: string[], io: CommandIo, stop: Promise<unkn
     if (loaded.demo) {
       writeLine(
         io.stdout,
-        `  config         the built-in demo desk (no ${loaded.path}); \`postdesk init\` writes one to edit`,
+        `  config         the built-in demo desk (no ${loaded.path}); copy infra/example.config.yaml there to make your own`,
       );
     }
     writeLine(io.stdout, `  send mail to   ${desk.smtpUrl}   e.g. To: ${example}`);
