@@ -22,6 +22,60 @@ const splitIds = (values: readonly string[]): string[] =>
     .map(normalizeMessageId)
     .filter((id) => id !== '');
 
+/** Removes `(comments)` outside `<...>` in one linear pass (RFC 5322 §3.2.2 CFWS; nesting allowed). */
+const withoutComments = (value: string): string => {
+  let out = '';
+  let depth = 0;
+  let inAngle = false;
+  for (let i = 0; i < value.length; i++) {
+    const char = value.charAt(i);
+    if (depth > 0) {
+      if (char === '\\') i++;
+      else if (char === '(') depth++;
+      else if (char === ')') depth--;
+      continue;
+    }
+    if (char === '(' && !inAngle) {
+      depth = 1;
+      out += ' ';
+      continue;
+    }
+    if (char === '<') inAngle = true;
+    else if (char === '>') inAngle = false;
+    out += char;
+  }
+  return out;
+};
+
+/**
+ * Ids as real clients write them, read again from the raw header: inside quotes
+ * (`"<a@x>","<b@y>"`, seen from Exchange and Lotus), joined by commas with or without spaces,
+ * folded, with comments. RFC 5322 §3.6.4 allows none of the quotes or commas, but the Ruby `mail`
+ * gem GitLab uses (`Mail::MessageIdsElement`) reads them, and a reply that is not threaded opens a
+ * second ticket.
+ */
+export const messageIdsInHeader = (value: string): string[] => {
+  const flat = withoutComments(value.replace(/\r?\n[ \t]/g, ' ')).replace(/["']/g, ' ');
+  const ids: string[] = [];
+  for (const match of flat.matchAll(/<([^<>]*)>|([^\s,;<>]+@[^\s,;<>]+)/g)) {
+    const id = (match[1] ?? match[2] ?? '').replace(/\s+/g, '');
+    if (id !== '') ids.push(id);
+  }
+  return ids;
+};
+
+type ThreadHeaders = Pick<ParsedMail, 'inReplyTo' | 'references'> & Partial<Pick<ParsedMail, 'headers'>>;
+
+/**
+ * The tolerant reading of the raw header first (it keeps the header's order, which References
+ * needs: oldest first), then any parsed id it missed.
+ */
+const idsOf = (mail: ThreadHeaders, field: 'inReplyTo' | 'references', header: string): string[] => {
+  const raw = mail.headers?.get(header) ?? [];
+  const ids = [...splitIds(raw.flatMap(messageIdsInHeader)), ...splitIds(mail[field])];
+  return [...new Set(ids)];
+};
+
 export interface MessageIdSearch {
   found: FoundTicket | undefined;
   /** Ids that matched a ticket in another project only (ignored). */
@@ -29,12 +83,12 @@ export interface MessageIdSearch {
 }
 
 export const findByMessageIds = async (
-  mail: Pick<ParsedMail, 'inReplyTo' | 'references'>,
+  mail: ThreadHeaders,
   target: RouteTarget,
   tickets: TicketStore,
 ): Promise<MessageIdSearch> => {
-  const inReplyTo = splitIds(mail.inReplyTo);
-  const references = splitIds(mail.references).reverse();
+  const inReplyTo = idsOf(mail, 'inReplyTo', 'in-reply-to');
+  const references = idsOf(mail, 'references', 'references').reverse();
   const seen = new Set<string>();
   const candidates: { id: string; via: 'in_reply_to' | 'references' }[] = [];
   for (const [ids, via] of [
