@@ -25,7 +25,7 @@ describe('double-arc-seal', () => {
     // Act
     const verdicts = await computeLocalVerdicts(
       Buffer.from(doubleSeal),
-      { recipients: ['support+game@desk.example.com'] },
+      { recipients: ['support+game@desk.example.com'], mailFrom: 'jane.doe@example.org' },
       { resolver },
     );
     // Assess
