@@ -141,7 +141,7 @@ const spfStatus = (status: AuthStatus['result']): VerdictStatus => {
  * signature is there and does not verify: bad body hash, bad signature, missing or weak key).
  */
 const dkimStatus = (dkim: AuthenticateResult['dkim']): VerdictStatus => {
-  const results = dkim.results.map((entry) => entry.status.result);
+  const results = (Array.isArray(dkim?.results) ? dkim.results : []).map((entry) => entry.status?.result);
   if (results.includes('pass')) return 'PASS';
   if (results.every((result) => result === 'none')) return 'GRAY';
   if (results.some((result) => result === 'temperror' || result === 'temperr')) return 'PROCESSING_FAILED';
@@ -149,8 +149,8 @@ const dkimStatus = (dkim: AuthenticateResult['dkim']): VerdictStatus => {
 };
 
 const dmarcStatus = (dmarc: AuthenticateResult['dmarc']): VerdictStatus => {
-  if (dmarc === false) return 'NONE';
-  switch (dmarc.status.result) {
+  if (dmarc === false || dmarc === undefined) return 'NONE';
+  switch (dmarc.status?.result) {
     case 'pass':
       return 'PASS';
     case 'fail':
@@ -166,17 +166,20 @@ const dmarcStatus = (dmarc: AuthenticateResult['dmarc']): VerdictStatus => {
 
 /** The published policy SES reports on a DMARC failure: `sp` for a subdomain when set, else `p`. */
 const dmarcPolicy = (dmarc: AuthenticateResult['dmarc']): ReceiptVerdicts['dmarcPolicy'] => {
-  if (dmarc === false) return undefined;
+  if (dmarc === false || dmarc === undefined) return undefined;
   const policy = String(dmarc.policy ?? '').toLowerCase();
   return policy === 'reject' || policy === 'quarantine' || policy === 'none' ? policy : undefined;
 };
 
 /** ARC result and the newest sealer (`d=` of the highest-instance ARC-Seal). */
 const arcVerdict = (arc: AuthenticateResult['arc']): NonNullable<ReceiptVerdicts['arc']> => {
-  if (arc === false) return { result: 'none' };
-  const result = arc.status.result === 'pass' ? 'pass' : arc.status.result === 'none' ? 'none' : 'fail';
+  if (arc === false || arc === undefined) return { result: 'none' };
+  const status = arc.status?.result;
+  const result = status === 'pass' ? 'pass' : status === 'none' || status === undefined ? 'none' : 'fail';
   if (result === 'none') return { result };
-  const newest = [...(arc.chain ?? [])].sort((a, b) => b.i - a.i)[0];
+  // mailauth sets `chain: false` when the seals do not form a chain (two `ARC-Seal: i=1`, a gap).
+  const chain: unknown = arc.chain;
+  const newest = (Array.isArray(chain) ? [...chain] : []).sort((a, b) => b.i - a.i)[0];
   const sealer = newest?.['arc-seal']?.parsed?.d?.value;
   return sealer === undefined ? { result } : { result, sealer: String(sealer).toLowerCase() };
 };
