@@ -57,6 +57,16 @@ export const loadConfigFile = async (path: string): Promise<DeskConfig> => {
   return parseConfig(text, path);
 };
 
+export const isTty = (stream: NodeJS.ReadableStream | NodeJS.WritableStream): boolean =>
+  (stream as { isTTY?: boolean }).isTTY === true;
+
+/** All of a stream as UTF-8 text (standard input for `secret write`, `reply`). */
+export const readAll = async (stream: NodeJS.ReadableStream): Promise<string> => {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks).toString('utf8');
+};
+
 export const writeLine = (stream: NodeJS.WritableStream, line = ''): void => {
   stream.write(`${line}\n`);
 };

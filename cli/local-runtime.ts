@@ -17,6 +17,7 @@ import { createQuarantine, quarantineIdFor } from '../core/state/quarantine.ts';
 import type { DecisionTrace } from '../core/trace.ts';
 import { type ForgeChoice, type LocalDesk, openLocalDesk } from './local-desk.ts';
 import { envelopeOf, type LocalQueue, openLocalQueue, type QueueEntry } from './local-queue.ts';
+import { saveTrace } from './local-traces.ts';
 
 /**
  * The local desk with everything wired: the pipeline on files (cli/local-desk.ts), the outbound
@@ -221,6 +222,7 @@ export const openLocalRuntime = async (options: LocalRuntimeOptions): Promise<Lo
       await saveEnvelope(store, mail.id, envelope);
       if (dns.failed > 0) await annotateQuarantined(store, mail.id, trace);
     }
+    await saveTrace(options.dataDir, trace);
     return { trace, dns };
   };
 

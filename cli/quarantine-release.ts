@@ -1,9 +1,19 @@
-import { TransientError } from '../core/errors.ts';
-import type { Envelope, ReceiptVerdicts, VerdictStatus } from '../core/model.ts';
+import { join } from 'node:path';
+import type { VerdictResolver } from '../adapters/local/verdicts.ts';
+import { errorMessage, isTransient, PermanentError, TransientError } from '../core/errors.ts';
+import type { Envelope, InboundMail, ReceiptVerdicts, VerdictStatus } from '../core/model.ts';
+import { type PipelineDeps, processMail } from '../core/pipeline.ts';
 import { type Clock, type ObjectStore, systemClock } from '../core/ports.ts';
 import { readJson } from '../core/state/json.ts';
-import { type Quarantine, type QuarantineEntry, QuarantineEntrySchema } from '../core/state/quarantine.ts';
+import {
+  createQuarantine,
+  type Quarantine,
+  type QuarantineEntry,
+  QuarantineEntrySchema,
+} from '../core/state/quarantine.ts';
 import type { DecisionTrace } from '../core/trace.ts';
+import { summarise } from './commands/ingest.ts';
+import { annotateDns, type LocalRuntime, loadEnvelope, localVerdicts } from './local-runtime.ts';
 
 /**
  * What `postdesk quarantine release` needs beyond core/state/quarantine.ts: a release claim that
@@ -92,3 +102,99 @@ export const verdictsFromTrace = (trace: DecisionTrace): ReceiptVerdicts | undef
     source: source === 'ses' || source === 'local' ? source : 'none',
   };
 };
+
+/** What a release did: `delivered`, `dropped`, `quarantined_again`, `already_released`, `failed_for_now`. */
+export interface ReleaseResult {
+  id: string;
+  released: boolean;
+  result: string;
+  message: string;
+  trace?: DecisionTrace | undefined;
+}
+
+/** The mail a quarantine entry kept, rebuilt to run again, and how to annotate its new trace. */
+export type RebuildMail = (
+  entry: QuarantineEntry,
+) => Promise<{ mail: InboundMail; note: (trace: DecisionTrace) => DecisionTrace }>;
+
+/**
+ * Releases one entry: claims it (exactly one of two releases at once runs the mail), runs the mail
+ * through the pipeline again, and puts the entry back as it was when the run fails for now.
+ * Shared by `postdesk quarantine release` (local and AWS) and the local console.
+ */
+export const runRelease = async (
+  deps: PipelineDeps,
+  id: string,
+  rebuild: RebuildMail,
+): Promise<ReleaseResult> => {
+  // The pipeline's store: in AWS the one that writes with the desk key.
+  const store = deps.store;
+  const quarantine = createQuarantine(store);
+  const claim = await claimRelease(store, quarantine, id, systemClock);
+  if (claim.kind === 'not_found') {
+    throw new PermanentError('quarantine_not_found', `no quarantined mail with id ${id}`);
+  }
+  if (claim.kind === 'already_released') {
+    return {
+      id,
+      released: false,
+      result: 'already_released',
+      message: `already released ${claim.entry.releasedAt ?? ''}; not run again (the first release ran it)`,
+    };
+  }
+  const { entry } = claim;
+  let trace: DecisionTrace;
+  try {
+    const { mail, note } = await rebuild(entry);
+    trace = note(await processMail(mail, deps));
+  } catch (error) {
+    // Not delivered and not quarantined again: back as it was, releasable later.
+    const why = `release at ${systemClock.now().toISOString()} failed for now: ${errorMessage(error)}`;
+    await restoreEntry(quarantine, entry, why);
+    if (!isTransient(error)) throw error;
+    return {
+      id,
+      released: false,
+      result: 'failed_for_now',
+      message: `${errorMessage(error)}\nThe mail is back in quarantine; release it again later.`,
+    };
+  }
+  if (trace.outcome === 'quarantined') {
+    return {
+      id,
+      released: true,
+      result: 'quarantined_again',
+      message: `quarantined again (${trace.reason}): ${trace.message}\n\`postdesk quarantine show ${id}\` shows the new trace`,
+      trace,
+    };
+  }
+  return {
+    id,
+    released: true,
+    result: trace.outcome === 'issue' || trace.outcome === 'note' ? 'delivered' : trace.outcome,
+    message: summarise(trace),
+    trace,
+  };
+};
+
+/** The local desk's rebuild: the envelope kept beside the entry, verdicts computed again. */
+export const localRebuild =
+  (runtime: LocalRuntime, resolver: VerdictResolver | undefined): RebuildMail =>
+  async (entry) => {
+    const envelope = (await loadEnvelope(runtime.deps.store, entry.mailId)) ?? envelopeFromTrace(entry.trace);
+    const { verdicts, dns } = await localVerdicts(
+      join(runtime.desk.paths.mail, entry.rawKey),
+      envelope,
+      resolver,
+    );
+    return {
+      mail: {
+        id: entry.mailId,
+        rawKey: entry.rawKey,
+        envelope,
+        verdicts,
+        receivedAt: new Date(entry.trace.receivedAt),
+      },
+      note: (trace) => annotateDns(trace, dns),
+    };
+  };

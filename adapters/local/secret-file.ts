@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { chmod, link, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PermanentError } from '../../core/errors.ts';
 import type { DeskSecret, SecretSource } from '../../core/ports.ts';
@@ -94,6 +94,28 @@ export class LocalSecretFile {
 
   /** Encrypts and writes the text atomically (mode 0600), creating the master key on first use. */
   async writeText(text: string): Promise<void> {
+    await this.#writeEncrypted(text, (temp) => rename(temp, this.path));
+  }
+
+  /**
+   * Like `writeText`, but only when no secret exists yet: the file is linked into place, which fails
+   * when another process (or a person) wrote one first. Returns false, changing nothing, then.
+   */
+  async createText(text: string): Promise<boolean> {
+    let created = true;
+    await this.#writeEncrypted(text, async (temp) => {
+      try {
+        await link(temp, this.path);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        created = false;
+      }
+      await rm(temp, { force: true });
+    });
+    return created;
+  }
+
+  async #writeEncrypted(text: string, place: (temp: string) => Promise<void>): Promise<void> {
     const key = await this.#masterKey(true);
     if (key === undefined) throw new Error('unreachable: master key not created');
     await mkdir(this.#dataDir, { recursive: true, mode: 0o700 });
@@ -106,7 +128,7 @@ export class LocalSecretFile {
       } finally {
         await handle.close();
       }
-      await rename(temp, this.path);
+      await place(temp);
     } catch (error) {
       await rm(temp, { force: true });
       throw error;
@@ -234,4 +256,27 @@ export const createLocalSecretSource = (
       return loading;
     },
   };
+};
+
+/** A random token for the local secret: 32 bytes, base64url (43 characters). */
+const randomToken = (): string => randomBytes(32).toString('base64url');
+
+/**
+ * The local desk's first run: when no secret exists, writes one with a random `webhook_token` and
+ * `reply_key` (mode 0600, as `postdesk secret write` does), so reply addresses carry a token and the
+ * webhook is protected from the first mail. An existing secret is never read or changed.
+ */
+export const ensureLocalSecret = async (
+  options: LocalSecretFileOptions,
+): Promise<{ created: boolean; path: string }> => {
+  const file = new LocalSecretFile(options);
+  if ((await readOptional(file.path)) !== undefined) return { created: false, path: file.path };
+  const text = [
+    '# The local desk secret, created by `postdesk serve` on its first run.',
+    '# Edit it with `postdesk secret edit`; add forge_token to deliver to a real GitLab.',
+    `webhook_token: ${randomToken()}`,
+    `reply_key: ${randomToken()}`,
+    '',
+  ].join('\n');
+  return { created: await file.createText(text), path: file.path };
 };

@@ -12,9 +12,9 @@ import { formatTrace } from '../format-trace.ts';
 import {
   type Command,
   type CommandIo,
-  configPath,
   dataDir,
-  loadConfigFile,
+  type loadConfigFile,
+  loadConfigOrDemo,
   writeJson,
   writeLine,
 } from '../io.ts';
@@ -101,7 +101,7 @@ export const explainCommand: Command = {
       writeLine(io.stderr, `postdesk explain: name at least one .eml file\n\n${usage}`);
       return 2;
     }
-    const config = await loadConfigFile(configPath(values.config, io));
+    const { config } = await loadConfigOrDemo(values.config, io);
     let exitCode = 0;
     for (const file of positionals) {
       try {

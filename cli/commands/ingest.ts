@@ -5,15 +5,7 @@ import { errorMessage, isTransient } from '../../core/errors.ts';
 import { NO_RECEIPT_VERDICTS } from '../../core/model.ts';
 import { processMail } from '../../core/pipeline.ts';
 import type { DecisionTrace } from '../../core/trace.ts';
-import {
-  type Command,
-  type CommandIo,
-  configPath,
-  dataDir,
-  loadConfigFile,
-  writeJson,
-  writeLine,
-} from '../io.ts';
+import { type Command, type CommandIo, dataDir, loadConfigOrDemo, writeJson, writeLine } from '../io.ts';
 import { type ForgeChoice, localMailId, openLocalDesk, rawKeyOf } from '../local-desk.ts';
 
 const usage = `Usage: postdesk ingest FILE.eml [FILE.eml...] [--config FILE] [--recipient ADDR]... [--forge auto|file|gitlab] [--json]
@@ -57,7 +49,7 @@ export const ingestCommand: Command = {
       writeLine(io.stderr, `postdesk ingest: --forge must be auto, file or gitlab, not "${values.forge}"`);
       return 2;
     }
-    const config = await loadConfigFile(configPath(values.config, io));
+    const { config } = await loadConfigOrDemo(values.config, io);
     const desk = await openLocalDesk({
       config,
       dataDir: dataDir(values['data-dir'], io),

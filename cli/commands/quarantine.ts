@@ -1,35 +1,26 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createFileObjectStore } from '../../adapters/local/object-store.ts';
-import { errorMessage, isTransient, PermanentError } from '../../core/errors.ts';
-import { type InboundMail, NO_RECEIPT_VERDICTS } from '../../core/model.ts';
-import { type PipelineDeps, processMail } from '../../core/pipeline.ts';
-import { type ObjectStore, systemClock } from '../../core/ports.ts';
+import { PermanentError } from '../../core/errors.ts';
+import { NO_RECEIPT_VERDICTS } from '../../core/model.ts';
+import type { PipelineDeps } from '../../core/pipeline.ts';
+import type { ObjectStore } from '../../core/ports.ts';
 import { createQuarantine, type Quarantine, type QuarantineEntry } from '../../core/state/quarantine.ts';
-import type { DecisionTrace } from '../../core/trace.ts';
 import { openAwsPipeline, openAwsState } from '../aws-desk.ts';
 import { awsNameOptions, type DeskNames, resolveDeskNames } from '../aws-names.ts';
 import { formatTrace } from '../format-trace.ts';
-import {
-  type Command,
-  type CommandIo,
-  configPath,
-  dataDir,
-  loadConfigFile,
-  writeJson,
-  writeLine,
-} from '../io.ts';
+import { type Command, type CommandIo, dataDir, loadConfigOrDemo, writeJson, writeLine } from '../io.ts';
 import type { ForgeChoice } from '../local-desk.ts';
-import {
-  annotateDns,
-  loadEnvelope,
-  localVerdicts,
-  offlineResolver,
-  openLocalRuntime,
-} from '../local-runtime.ts';
+import { offlineResolver, openLocalRuntime } from '../local-runtime.ts';
 import { localPaths } from '../local-state.ts';
-import { claimRelease, envelopeFromTrace, restoreEntry, verdictsFromTrace } from '../quarantine-release.ts';
-import { summarise } from './ingest.ts';
+import {
+  envelopeFromTrace,
+  localRebuild,
+  type RebuildMail,
+  type ReleaseResult,
+  runRelease,
+  verdictsFromTrace,
+} from '../quarantine-release.ts';
 
 const usage = `Usage: postdesk quarantine list [--all] | show ID | release ID   [--aws ...] [--json]
 
@@ -204,15 +195,6 @@ const showEntry = async (where: Where, io: CommandIo, id: string, json: boolean)
   return 0;
 };
 
-interface ReleaseResult {
-  id: string;
-  released: boolean;
-  /** `delivered`, `dropped`, `quarantined_again`, `already_released`, `failed_for_now`. */
-  result: string;
-  message: string;
-  trace?: DecisionTrace | undefined;
-}
-
 const releaseEntry = async (
   where: Where,
   values: Record<string, unknown>,
@@ -227,15 +209,14 @@ const releaseEntry = async (
       `${id} is not a mail (${current.reason}: ${current.message}); there is nothing to run again`,
     );
   }
-  const config = await loadConfigFile(
-    configPath(typeof values['config'] === 'string' ? values['config'] : undefined, io),
+  const { config } = await loadConfigOrDemo(
+    typeof values['config'] === 'string' ? values['config'] : undefined,
+    io,
   );
 
   // Everything that can fail for a reason a person must fix is built before the entry is claimed.
   let deps: PipelineDeps;
-  let rebuild: (
-    entry: QuarantineEntry,
-  ) => Promise<{ mail: InboundMail; note: (trace: DecisionTrace) => DecisionTrace }>;
+  let rebuild: RebuildMail;
   if (where.names) {
     deps = openAwsPipeline(where.names, config).deps;
     rebuild = async (entry) => ({
@@ -256,76 +237,10 @@ const releaseEntry = async (
     const directory = dataDir(typeof values['data-dir'] === 'string' ? values['data-dir'] : undefined, io);
     const runtime = await openLocalRuntime({ config, dataDir: directory, env: io.env, forge });
     deps = runtime.deps;
-    const resolver = values['dns'] === 'offline' ? offlineResolver : undefined;
-    rebuild = async (entry) => {
-      const envelope =
-        (await loadEnvelope(runtime.deps.store, entry.mailId)) ?? envelopeFromTrace(entry.trace);
-      const { verdicts, dns } = await localVerdicts(
-        join(runtime.desk.paths.mail, entry.rawKey),
-        envelope,
-        resolver,
-      );
-      return {
-        mail: {
-          id: entry.mailId,
-          rawKey: entry.rawKey,
-          envelope,
-          verdicts,
-          receivedAt: new Date(entry.trace.receivedAt),
-        },
-        note: (trace) => annotateDns(trace, dns),
-      };
-    };
+    rebuild = localRebuild(runtime, values['dns'] === 'offline' ? offlineResolver : undefined);
   }
 
-  // The pipeline's store: in AWS the one that writes with the desk key.
-  const store = deps.store;
-  const quarantine = createQuarantine(store);
-  const claim = await claimRelease(store, quarantine, id, systemClock);
-  if (claim.kind === 'not_found') {
-    throw new PermanentError('quarantine_not_found', `no quarantined mail with id ${id}`);
-  }
-  if (claim.kind === 'already_released') {
-    return {
-      id,
-      released: false,
-      result: 'already_released',
-      message: `already released ${claim.entry.releasedAt ?? ''}; not run again (the first release ran it)`,
-    };
-  }
-  const { entry } = claim;
-  let trace: DecisionTrace;
-  try {
-    const { mail, note } = await rebuild(entry);
-    trace = note(await processMail(mail, deps));
-  } catch (error) {
-    // Not delivered and not quarantined again: back as it was, releasable later.
-    const why = `release at ${systemClock.now().toISOString()} failed for now: ${errorMessage(error)}`;
-    await restoreEntry(quarantine, entry, why);
-    if (!isTransient(error)) throw error;
-    return {
-      id,
-      released: false,
-      result: 'failed_for_now',
-      message: `${errorMessage(error)}\nThe mail is back in quarantine; release it again later.`,
-    };
-  }
-  if (trace.outcome === 'quarantined') {
-    return {
-      id,
-      released: true,
-      result: 'quarantined_again',
-      message: `quarantined again (${trace.reason}): ${trace.message}\n\`postdesk quarantine show ${id}\` shows the new trace`,
-      trace,
-    };
-  }
-  return {
-    id,
-    released: true,
-    result: trace.outcome === 'issue' || trace.outcome === 'note' ? 'delivered' : trace.outcome,
-    message: summarise(trace),
-    trace,
-  };
+  return runRelease(deps, id, rebuild);
 };
 
 export const quarantineCommand: Command = {

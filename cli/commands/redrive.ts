@@ -11,15 +11,7 @@ import {
 import { awsErrorShape } from '../../adapters/aws/errors.ts';
 import { PermanentError } from '../../core/errors.ts';
 import { awsNameOptions, clientConfig, type DeskNames, requireName, resolveDeskNames } from '../aws-names.ts';
-import {
-  type Command,
-  type CommandIo,
-  configPath,
-  dataDir,
-  loadConfigFile,
-  writeJson,
-  writeLine,
-} from '../io.ts';
+import { type Command, type CommandIo, dataDir, loadConfigOrDemo, writeJson, writeLine } from '../io.ts';
 import type { ForgeChoice } from '../local-desk.ts';
 import type { QueueEntry } from '../local-queue.ts';
 import { offlineResolver, openLocalRuntime } from '../local-runtime.ts';
@@ -98,7 +90,7 @@ const redriveLocal = async (values: Values, ids: string[], io: CommandIo): Promi
   }
   const attempts = positiveInteger(values.attempts, '--attempts', 3);
   const concurrency = positiveInteger(values.concurrency, '--concurrency', DEFAULT_CONCURRENCY);
-  const config = await loadConfigFile(configPath(values.config, io));
+  const { config } = await loadConfigOrDemo(values.config, io);
   const directory = dataDir(values['data-dir'], io);
   const runtime = await openLocalRuntime({
     config,

@@ -19,7 +19,7 @@ import {
 } from '../../adapters/aws/secret-document.ts';
 import { LocalSecretFile, MASTER_KEY_ENV } from '../../adapters/local/secret-file.ts';
 import { PermanentError } from '../../core/errors.ts';
-import { type Command, type CommandIo, dataDir, writeJson, writeLine } from '../io.ts';
+import { type Command, type CommandIo, dataDir, isTty, readAll, writeJson, writeLine } from '../io.ts';
 
 /**
  * `postdesk secret show | edit | write`: GitLab's `gitlab:service_desk_email:secret:*` rake tasks
@@ -170,15 +170,6 @@ const backendFor = (flags: Flags, io: CommandIo): SecretBackend | string => {
     });
   }
   return `--backend must be local or aws, not "${backend}"`;
-};
-
-const isTty = (stream: NodeJS.ReadableStream | NodeJS.WritableStream): boolean =>
-  (stream as { isTTY?: boolean }).isTTY === true;
-
-const readAll = async (stream: NodeJS.ReadableStream): Promise<string> => {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-  return Buffer.concat(chunks).toString('utf8');
 };
 
 const reportWritten = (io: CommandIo, json: boolean, where: string, keys: readonly string[]): void => {

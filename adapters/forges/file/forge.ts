@@ -47,6 +47,39 @@ export interface FileForge extends Forge {
   readonly kind: 'file';
   /** The forge folder, absolute. */
   readonly root: string;
+  /** A note; `author` is the team member's username (the desk's own notes have none). */
+  addNote(
+    project: ForgeProjectRef,
+    issueIid: number,
+    input: { body: string; internal: boolean; author?: string | undefined },
+  ): Promise<ForgeNote>;
+  /** Every issue of a project, newest first, as the console lists them. */
+  listIssues(project: ForgeProjectRef): Promise<FileIssueView[]>;
+  /** One issue with its description and notes in order, as the forge holds them. */
+  readThread(project: ForgeProjectRef, issueIid: number): Promise<FileThread | undefined>;
+  /** Closes (or reopens) an issue, as a person does by editing `state:` in its front matter. */
+  setState(project: ForgeProjectRef, issueIid: number, state: 'opened' | 'closed'): Promise<void>;
+  /** The file of an upload, from the URL `uploadFile` returned; undefined when it is not one. */
+  uploadPath(project: ForgeProjectRef, url: string): string | undefined;
+}
+
+/** Whether a forge is the file forge (the console and `postdesk reply` work on it alone). */
+export const isFileForge = (forge: Forge): forge is FileForge => forge.kind === 'file';
+
+export interface FileIssueView extends ForgeIssue {
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface FileNoteView extends ForgeNote {
+  createdAt: string;
+  author?: string | undefined;
+}
+
+export interface FileThread {
+  issue: FileIssueView;
+  description: string;
+  notes: FileNoteView[];
 }
 
 const ISSUE_FILE = /^(\d+)\.md$/;
@@ -148,7 +181,7 @@ export const createFileForge = (options: FileForgeOptions): FileForge => {
   const addNote = async (
     project: ForgeProjectRef,
     issueIid: number,
-    input: { body: string; internal: boolean },
+    input: { body: string; internal: boolean; author?: string | undefined },
   ): Promise<ForgeNote> => {
     const what = `add a note to issue #${issueIid} of ${project.path}`;
     await requireIssue(project, issueIid, what);
@@ -156,7 +189,12 @@ export const createFileForge = (options: FileForgeOptions): FileForge => {
       const dir = notesDir(project, issueIid);
       const taken = await listNumbers(dir, NOTE_FILE);
       const id = await claimNumber(dir, (taken.at(-1) ?? 0) + 1, (n) => `${n}.md`);
-      const data = { id, internal: input.internal, created_at: clock.now().toISOString() };
+      const data = {
+        id,
+        internal: input.internal,
+        created_at: clock.now().toISOString(),
+        ...(input.author === undefined ? {} : { author: input.author }),
+      };
       await writeAtomic(join(dir, `${id}.md`), formatFrontMatter(data, input.body));
       return { id, body: input.body, internal: input.internal };
     });
@@ -165,19 +203,76 @@ export const createFileForge = (options: FileForgeOptions): FileForge => {
   const getIssue = async (project: ForgeProjectRef, issueIid: number): Promise<ForgeIssue | undefined> =>
     (await guard(`read issue #${issueIid} of ${project.path}`, () => readIssue(project, issueIid)))?.issue;
 
-  const reopenIssue = async (project: ForgeProjectRef, issueIid: number): Promise<void> => {
-    const what = `reopen issue #${issueIid} of ${project.path}`;
+  const setState = async (
+    project: ForgeProjectRef,
+    issueIid: number,
+    state: 'opened' | 'closed',
+  ): Promise<void> => {
+    const what = `${state === 'opened' ? 'reopen' : 'close'} issue #${issueIid} of ${project.path}`;
     const stored = await requireIssue(project, issueIid, what);
-    if (stored.issue.state === 'opened') return;
+    if (stored.issue.state === state) return;
     await guard(what, () =>
       writeAtomic(
         stored.file,
-        formatFrontMatter(
-          { ...stored.data, state: 'opened', updated_at: clock.now().toISOString() },
-          stored.body,
-        ),
+        formatFrontMatter({ ...stored.data, state, updated_at: clock.now().toISOString() }, stored.body),
       ),
     );
+  };
+
+  const reopenIssue = (project: ForgeProjectRef, issueIid: number): Promise<void> =>
+    setState(project, issueIid, 'opened');
+
+  const readNotes = async (project: ForgeProjectRef, issueIid: number): Promise<FileNoteView[]> => {
+    const dir = notesDir(project, issueIid);
+    const notes: FileNoteView[] = [];
+    for (const id of await listNumbers(dir, NOTE_FILE)) {
+      const text = await readIfExists(join(dir, `${id}.md`));
+      const doc = text === undefined ? undefined : parseFrontMatter(text);
+      if (doc === undefined) continue;
+      const author = doc.data['author'];
+      notes.push({
+        id,
+        body: doc.body,
+        internal: doc.data['internal'] === true,
+        createdAt: String(doc.data['created_at'] ?? ''),
+        ...(typeof author === 'string' ? { author } : {}),
+      });
+    }
+    return notes;
+  };
+
+  const listIssues = async (project: ForgeProjectRef): Promise<FileIssueView[]> =>
+    guard(`list the issues of ${project.path}`, async () => {
+      const views: FileIssueView[] = [];
+      for (const iid of (await listNumbers(issuesDir(project), ISSUE_FILE)).reverse()) {
+        const stored = await readIssue(project, iid);
+        if (stored !== undefined) views.push(issueView(stored));
+      }
+      return views;
+    });
+
+  const readThread = async (project: ForgeProjectRef, issueIid: number): Promise<FileThread | undefined> =>
+    guard(`read issue #${issueIid} of ${project.path}`, async () => {
+      const stored = await readIssue(project, issueIid);
+      if (stored === undefined) return undefined;
+      return {
+        issue: issueView(stored),
+        description: stored.body,
+        notes: await readNotes(project, issueIid),
+      };
+    });
+
+  const uploadPath = (project: ForgeProjectRef, url: string): string | undefined => {
+    const match = /^\.\.\/uploads\/([0-9a-f]{32})\/([^/]+)$/.exec(url);
+    if (!match) return undefined;
+    let name: string;
+    try {
+      name = decodeURIComponent(match[2] ?? '');
+    } catch {
+      return undefined;
+    }
+    if (name !== safeFilename(name)) return undefined;
+    return join(projectDir(project), 'uploads', match[1] ?? '', name);
   };
 
   const findIssueByMarker = async (
@@ -240,6 +335,10 @@ export const createFileForge = (options: FileForgeOptions): FileForge => {
     addNote,
     getIssue,
     reopenIssue,
+    setState,
+    listIssues,
+    readThread,
+    uploadPath,
     findIssueByMarker,
     findNoteByMarker,
     readRepoFile,
@@ -263,6 +362,12 @@ const toIssue = (iid: number, file: string, data: Record<string, unknown>): Forg
   confidential: data['confidential'] === true,
   labels: stringList(data['labels']),
   assignees: stringList(data['assignees']),
+});
+
+const issueView = (stored: StoredIssue): FileIssueView => ({
+  ...stored.issue,
+  createdAt: String(stored.data['created_at'] ?? ''),
+  updatedAt: String(stored.data['updated_at'] ?? ''),
 });
 
 const stringList = (value: unknown): string[] =>

@@ -3,7 +3,11 @@ export {
   createFileForge,
   type FileForge,
   type FileForgeOptions,
+  type FileIssueView,
+  type FileNoteView,
+  type FileThread,
   fileForgeIssuePath,
+  isFileForge,
   safeFilename,
 } from './forge.ts';
 export { type FrontMatterDocument, formatFrontMatter, parseFrontMatter } from './front-matter.ts';
