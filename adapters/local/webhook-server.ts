@@ -22,6 +22,11 @@ export interface WebhookServerOptions {
   /** 0 picks a free port. */
   port: number;
   handle: (request: WebhookRequest) => Promise<WebhookResponse>;
+  /**
+   * Answers first, on the same listener (the local console): a response, or undefined to leave the
+   * request to `handle`.
+   */
+  before?: ((request: WebhookRequest) => Promise<LocalHttpResponse | undefined>) | undefined;
   /** @default MAX_WEBHOOK_BODY_BYTES (1 MiB) */
   maxBodyBytes?: number | undefined;
 }
@@ -31,6 +36,13 @@ export interface WebhookServer {
   readonly url: string;
   readonly port: number;
   close(): Promise<void>;
+}
+
+/** A response of the listener: the webhook's, or the console's, whose bodies may be bytes. */
+export interface LocalHttpResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string | Buffer;
 }
 
 class BodyTooLarge extends Error {
@@ -70,7 +82,7 @@ const headersOf = (request: http.IncomingMessage): Record<string, string | undef
   return headers;
 };
 
-const send = (response: http.ServerResponse, result: WebhookResponse): void => {
+const send = (response: http.ServerResponse, result: LocalHttpResponse): void => {
   response.writeHead(result.status, { ...result.headers, 'content-length': Buffer.byteLength(result.body) });
   response.end(result.body);
 };
@@ -97,12 +109,13 @@ export const startWebhookServer = async (options: WebhookServerOptions): Promise
         throw error;
       }
       const url = new URL(request.url ?? '/', 'http://localhost');
-      const result = await options.handle({
+      const plain: WebhookRequest = {
         method: request.method ?? 'GET',
         path: url.pathname,
         headers: headersOf(request),
         body,
-      });
+      };
+      const result = (await options.before?.(plain)) ?? (await options.handle(plain));
       send(response, request.method === 'HEAD' ? { ...result, body: '' } : result);
     } catch {
       if (!response.headersSent) {

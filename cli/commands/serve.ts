@@ -3,24 +3,33 @@ import { mkdir, rename } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { isFileForge } from '../../adapters/forges/file/index.ts';
+import { ensureLocalSecret } from '../../adapters/local/secret-file.ts';
 import type { VerdictResolver } from '../../adapters/local/verdicts.ts';
 import { startWebhookServer } from '../../adapters/local/webhook-server.ts';
 import type { DeskConfig } from '../../core/config/schema.ts';
 import { deskAddressMatcher } from '../../core/desk-addresses.ts';
+import { PermanentError } from '../../core/errors.ts';
 import type { Envelope } from '../../core/model.ts';
 import type { Logger } from '../../core/ports.ts';
+import { createQuarantine, type QuarantineEntry } from '../../core/state/quarantine.ts';
+import { createTicketStore } from '../../core/state/tickets.ts';
+import { createConsole } from '../console/console.ts';
 import { createConsoleLogger } from '../console-logger.ts';
 import { type Command, type CommandIo, dataDir, loadConfigOrDemo, writeJson, writeLine } from '../io.ts';
 import { type ForgeChoice, rawKeyOf } from '../local-desk.ts';
 import { openLocalQueue } from '../local-queue.ts';
-import { offlineResolver, openLocalRuntime } from '../local-runtime.ts';
+import { type LocalRuntime, offlineResolver, openLocalRuntime } from '../local-runtime.ts';
 import { type ReceivedMail, type SmtpReceiver, startSmtpReceiver } from '../local-smtp.ts';
+import { teamReply } from '../local-team.ts';
 import {
   createMailWorker,
   DEFAULT_CONCURRENCY,
+  type MailWorker,
   type RetryPolicy,
   type WorkerEvent,
 } from '../local-worker.ts';
+import { localRebuild, runRelease } from '../quarantine-release.ts';
 import { summarise } from './ingest.ts';
 
 const usage = `Usage: postdesk serve [--port 2525] [--host 127.0.0.1] [--webhook-port 8025] [--config FILE] [--json]
@@ -87,6 +96,10 @@ export interface LocalDeskHandle {
   smtpUrl: string;
   /** `http://127.0.0.1:8025` */
   webhookUrl: string;
+  /** The console, `http://127.0.0.1:8025/`: the same listener as the webhook. */
+  consoleUrl: string;
+  /** The local secret, and whether this start created it (none existed). */
+  secret: { created: boolean; path: string };
   /** Which forge receives issues, for people. */
   forgeDescription: string;
   /** Where outbound mail lands. */
@@ -120,6 +133,8 @@ export const smtpTempDir = (dataDir: string): string => join(dataDir, 'tmp');
 
 export const startLocalDesk = async (options: StartLocalDeskOptions): Promise<LocalDeskHandle> => {
   const emit = (event: LocalDeskEvent): void => options.onEvent?.(event);
+  // Reply tokens and the webhook need a secret from the first mail on; one that exists is kept.
+  const secret = await ensureLocalSecret({ dataDir: options.dataDir, env: options.env });
   const runtime = await openLocalRuntime({
     config: options.config,
     dataDir: options.dataDir,
@@ -161,6 +176,10 @@ export const startLocalDesk = async (options: StartLocalDeskOptions): Promise<Lo
     return id;
   };
 
+  // The console answers on the webhook's listener; the hosts it accepts are known once it listens.
+  let consoleHosts: string[] = [];
+  const deskConsole = openDeskConsole(runtime, worker, options, () => consoleHosts);
+
   let smtp: SmtpReceiver;
   try {
     smtp = await startSmtpReceiver({
@@ -182,6 +201,7 @@ export const startLocalDesk = async (options: StartLocalDeskOptions): Promise<Lo
       host: options.host ?? '127.0.0.1',
       port: options.webhookPort ?? 8025,
       handle: runtime.handleWebhook,
+      before: deskConsole.handle,
     });
   } catch (error) {
     await smtp.close();
@@ -189,12 +209,16 @@ export const startLocalDesk = async (options: StartLocalDeskOptions): Promise<Lo
     throw error;
   }
 
+  consoleHosts = consoleHostsFor(options.host ?? '127.0.0.1', webhook.port);
+
   let closing: Promise<void> | undefined;
   return {
     smtpPort: smtp.port,
     webhookPort: webhook.port,
     smtpUrl: smtp.url,
     webhookUrl: webhook.url,
+    consoleUrl: `${webhook.url}/`,
+    secret,
     forgeDescription: desk.forgeDescription,
     outboxDir: runtime.outboxDir,
     leftover: leftovers.length,
@@ -211,9 +235,54 @@ export const startLocalDesk = async (options: StartLocalDeskOptions): Promise<Lo
   };
 };
 
+/** The `host:port` values the console answers to: the address it listens on and its loopback names. */
+export const consoleHostsFor = (host: string, port: number): string[] => {
+  const shown = host.includes(':') ? `[${host}]` : host;
+  const names = isLoopback(host) ? [shown, '127.0.0.1', 'localhost', '[::1]'] : [shown];
+  return [...new Set(names)].map((name) => `${name.toLowerCase()}:${port}`);
+};
+
+const openDeskConsole = (
+  runtime: LocalRuntime,
+  worker: MailWorker,
+  options: StartLocalDeskOptions,
+  hosts: () => string[],
+) => {
+  const { desk } = runtime;
+  const forge = isFileForge(desk.deps.forge) ? desk.deps.forge : undefined;
+  const quarantine = createQuarantine(desk.store);
+  return createConsole({
+    config: options.config,
+    forge,
+    tickets: createTicketStore(desk.store),
+    dataDir: options.dataDir,
+    outboxDir: runtime.outboxDir,
+    allowedHosts: hosts,
+    reply: async (input) => {
+      if (!forge) throw new PermanentError('forge_not_file', 'the console answers on the file forge only');
+      return teamReply(
+        { config: options.config, forge, secrets: desk.secrets, handleWebhook: runtime.handleWebhook },
+        input,
+      );
+    },
+    listQuarantine: async () => {
+      const entries: QuarantineEntry[] = [];
+      for await (const entry of quarantine.list({ includeReleased: true })) entries.push(entry);
+      return entries;
+    },
+    release: (id) => runRelease(runtime.deps, id, localRebuild(runtime, options.resolver)),
+    listDead: async () => (await runtime.queue.listDead()).entries,
+    redrive: async (id) => {
+      const moved = await runtime.queue.redrive(id);
+      if (moved) worker.push(moved);
+      return moved !== undefined;
+    },
+  });
+};
+
 // --- the command ---------------------------------------------------------------------------------
 
-const isLoopback = (host: string): boolean =>
+export const isLoopback = (host: string): boolean =>
   host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
 
 const time = (): string => new Date().toTimeString().slice(0, 8);
@@ -368,7 +437,6 @@ export const runServe = async (argv: string[], io: CommandIo, stop: Promise<unkn
   const directory = dataDir(values['data-dir'], io);
   const logger = createConsoleLogger(io.stderr, { json, level: values.verbose ? 'info' : 'warn' });
   const host = values.host;
-
   let desk: LocalDeskHandle;
   try {
     desk = await startLocalDesk({
@@ -411,6 +479,8 @@ export const runServe = async (argv: string[], io: CommandIo, stop: Promise<unkn
       dataDir: directory,
       leftover: desk.leftover,
       demoConfig: loaded.demo,
+      secretCreated: desk.secret.created,
+      console: desk.consoleUrl,
     });
   } else {
     writeLine(io.stdout, 'Postdesk local desk');
@@ -420,7 +490,14 @@ export const runServe = async (argv: string[], io: CommandIo, stop: Promise<unkn
         `  config         the built-in demo desk (no ${loaded.path}); copy infra/example.config.yaml there to make your own`,
       );
     }
+    if (desk.secret.created) {
+      writeLine(
+        io.stdout,
+        `  secret         created ${desk.secret.path} with a random webhook_token and reply_key (\`postdesk secret show\`)`,
+      );
+    }
     writeLine(io.stdout, `  send mail to   ${desk.smtpUrl}   e.g. To: ${example}`);
+    writeLine(io.stdout, `  console        ${desk.consoleUrl}`);
     writeLine(io.stdout, `  issues go to   ${desk.forgeDescription}`);
     writeLine(
       io.stdout,
