@@ -80,11 +80,19 @@ export const renderMarkdown = (text: string, resolveUpload: (url: string) => str
       img: (_tag, attribs) => {
         const local = resolveUpload(attribs['src'] ?? '');
         if (local === undefined) {
-          return { tagName: 'em', attribs: {}, text: `[image not shown: ${attribs['alt'] || 'not an upload of this ticket'}]` };
+          return {
+            tagName: 'em',
+            attribs: {},
+            text: `[image not shown: ${attribs['alt'] || 'not an upload of this ticket'}]`,
+          };
         }
         // An SVG can carry script: offered as a download, never embedded.
         if (/\.svg$/i.test(local)) {
-          return { tagName: 'a', attribs: { href: local, rel: 'noopener noreferrer nofollow' }, text: attribs['alt'] || 'image' };
+          return {
+            tagName: 'a',
+            attribs: { href: local, rel: 'noopener noreferrer nofollow' },
+            text: attribs['alt'] || 'image',
+          };
         }
         return { tagName: 'img', attribs: { src: local, alt: attribs['alt'] ?? '' } };
       },

@@ -92,9 +92,9 @@ describe('the console in Chromium', () => {
     });
     await page.locator('.entry.note', { hasText: 'It worked, thank you!' }).waitFor({ timeout: 15_000 });
     // Assess 3: the conversation reads as one thread, with every mail's trace.
-    const entries = await page.locator('.thread .entry').evaluateAll((nodes) =>
-      nodes.map((node) => node.className.replace('entry ', '')),
-    );
+    const entries = await page
+      .locator('.thread .entry')
+      .evaluateAll((nodes) => nodes.map((node) => node.className.replace('entry ', '')));
     expect(entries).toEqual(['description', 'sent', 'note public', 'sent', 'note public']);
     await expect(page.locator('details.trace').count()).resolves.toBe(2);
     await page.screenshot({ path: join(dataDir, 'ticket.png'), fullPage: true });
@@ -110,10 +110,12 @@ describe('the console in Chromium', () => {
     });
     await desk.idle();
     await page.goto(`${desk.consoleUrl}tickets/demo/1`);
-    await page.locator('textarea[name=message]').fill(
-      'Pasted: <script>window.__pwned=11</script><img src=x onerror="window.__pwned=12">' +
-        '<svg onload="window.__pwned=13"></svg> [x](javascript:window.__pwned=14)',
-    );
+    await page
+      .locator('textarea[name=message]')
+      .fill(
+        'Pasted: <script>window.__pwned=11</script><img src=x onerror="window.__pwned=12">' +
+          '<svg onload="window.__pwned=13"></svg> [x](javascript:window.__pwned=14)',
+      );
     await page.locator('input[value=internal]').check();
     // Act
     await Promise.all([page.waitForURL(/\/tickets\/demo\/1$/), page.locator('button[type=submit]').click()]);
@@ -122,17 +124,26 @@ describe('the console in Chromium', () => {
     for (const link of await page.locator('.thread a[href^="javascript:"]').all()) await link.click();
     // Assess
     expect(await pwned(page)).toBeUndefined();
-    const scripts = await page.locator('script').evaluateAll((nodes) => nodes.map((node) => node.getAttribute('src')));
+    const scripts = await page
+      .locator('script')
+      .evaluateAll((nodes) => nodes.map((node) => node.getAttribute('src')));
     expect(scripts).toEqual(['/assets/console.js']);
     await expect(page.locator('.thread img[src$="screen.png"]').count()).resolves.toBe(1);
-    await expect(page.locator('.thread svg, .thread iframe, .thread [onerror], .thread [onload]').count()).resolves.toBe(0);
+    await expect(
+      page.locator('.thread svg, .thread iframe, .thread [onerror], .thread [onload]').count(),
+    ).resolves.toBe(0);
     expect(errors).toEqual([]);
   });
 
   it('refuses a POST without the CSRF token and a page under a foreign Host', async () => {
     // Prepare
     const { desk, page } = await start();
-    await smtpClient(desk.smtpPort).sendMail({ from: CUSTOMER, to: DEMO_ADDRESS, subject: 'Hi', text: 'Hello' });
+    await smtpClient(desk.smtpPort).sendMail({
+      from: CUSTOMER,
+      to: DEMO_ADDRESS,
+      subject: 'Hi',
+      text: 'Hello',
+    });
     await desk.idle();
     await page.goto(`${desk.consoleUrl}tickets/demo/1`);
     // Act

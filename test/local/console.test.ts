@@ -56,7 +56,12 @@ describe('the local console', () => {
   it('answers the ticket from the reply box through the webhook path, with a reply token', async () => {
     // Prepare
     const { desk, base, dataDir } = await start();
-    await smtpClient(desk.smtpPort).sendMail({ from: CUSTOMER, to: DEMO_ADDRESS, subject: 'Help', text: 'Hi' });
+    await smtpClient(desk.smtpPort).sendMail({
+      from: CUSTOMER,
+      to: DEMO_ADDRESS,
+      subject: 'Help',
+      text: 'Hi',
+    });
     await desk.idle();
     const page = await request(`${base}/tickets/demo/1`);
     const before = await filesIn(join(dataDir, 'outbox'));
@@ -64,7 +69,12 @@ describe('the local console', () => {
     const posted = await request(`${base}/-/reply/demo/1`, {
       method: 'POST',
       headers: { ...FORM, origin: base },
-      body: form({ csrf: csrfOf(page.text), message: 'Fixed in **1.2.3**.', visibility: 'public', state: 'close' }),
+      body: form({
+        csrf: csrfOf(page.text),
+        message: 'Fixed in **1.2.3**.',
+        visibility: 'public',
+        state: 'close',
+      }),
     });
     // Assess
     expect(posted.status).toBe(303);
@@ -81,14 +91,23 @@ describe('the local console', () => {
 
   it('keeps an internal note out of the customer mail', async () => {
     const { desk, base, dataDir } = await start();
-    await smtpClient(desk.smtpPort).sendMail({ from: CUSTOMER, to: DEMO_ADDRESS, subject: 'Help', text: 'Hi' });
+    await smtpClient(desk.smtpPort).sendMail({
+      from: CUSTOMER,
+      to: DEMO_ADDRESS,
+      subject: 'Help',
+      text: 'Hi',
+    });
     await desk.idle();
     const page = await request(`${base}/tickets/demo/1`);
     const before = await filesIn(join(dataDir, 'outbox'));
     const posted = await request(`${base}/-/reply/demo/1`, {
       method: 'POST',
       headers: FORM,
-      body: form({ csrf: csrfOf(page.text), message: 'Customer is on the old plan.', visibility: 'internal' }),
+      body: form({
+        csrf: csrfOf(page.text),
+        message: 'Customer is on the old plan.',
+        visibility: 'internal',
+      }),
     });
     expect(posted.status).toBe(303);
     expect(await filesIn(join(dataDir, 'outbox'))).toEqual(before);
@@ -98,21 +117,30 @@ describe('the local console', () => {
 
   it('refuses a POST without the CSRF token, with a wrong one, or from a foreign Origin', async () => {
     const { desk, base } = await start();
-    await smtpClient(desk.smtpPort).sendMail({ from: CUSTOMER, to: DEMO_ADDRESS, subject: 'Help', text: 'Hi' });
+    await smtpClient(desk.smtpPort).sendMail({
+      from: CUSTOMER,
+      to: DEMO_ADDRESS,
+      subject: 'Help',
+      text: 'Hi',
+    });
     await desk.idle();
     const token = csrfOf((await request(`${base}/tickets/demo/1`)).text);
     const attempt = (body: string, headers: Record<string, string> = {}) =>
       request(`${base}/-/reply/demo/1`, { method: 'POST', headers: { ...FORM, ...headers }, body });
     expect((await attempt(form({ message: 'x' }))).status).toBe(403);
     expect((await attempt(form({ csrf: `${token}x`, message: 'x' }))).status).toBe(403);
-    expect((await attempt(form({ csrf: token, message: 'x' }), { origin: 'https://evil.example' })).status).toBe(403);
+    expect(
+      (await attempt(form({ csrf: token, message: 'x' }), { origin: 'https://evil.example' })).status,
+    ).toBe(403);
     const ticket = await request(`${base}/tickets/demo/1`);
     expect(ticket.text).not.toContain('class="entry note');
   });
 
   it('refuses a request whose Host is not the console (DNS rebinding)', async () => {
     const { base, desk } = await start();
-    const foreign = await request(`${base}/`, { headers: { host: `rebind.evil.example:${desk.webhookPort}` } });
+    const foreign = await request(`${base}/`, {
+      headers: { host: `rebind.evil.example:${desk.webhookPort}` },
+    });
     const otherPort = await request(`${base}/`, { headers: { host: '127.0.0.1:1' } });
     const localhost = await request(`${base}/`, { headers: { host: `localhost:${desk.webhookPort}` } });
     expect(foreign.status).toBe(421);
@@ -164,7 +192,9 @@ describe('the local console', () => {
     expect(main).not.toMatch(/<[^>]*\son[a-z]+\s*=/i);
     expect(main).not.toMatch(/<[^>]*javascript:/i);
     expect(main).not.toContain('tracker.example');
-    const links = [...main.matchAll(/(?:src|href)="(\/tickets\/demo\/1\/files\/[^"]+)"/g)].map((m) => m[1] ?? '');
+    const links = [...main.matchAll(/(?:src|href)="(\/tickets\/demo\/1\/files\/[^"]+)"/g)].map(
+      (m) => m[1] ?? '',
+    );
     // An SVG is linked, never embedded; a PNG is shown.
     expect(main).toMatch(/<a href="\/tickets\/demo\/1\/files\/[0-9a-f]{32}\/logo\.svg"/);
     expect(main).toMatch(/<img src="\/tickets\/demo\/1\/files\/[0-9a-f]{32}\/screen\.png"/);
@@ -184,7 +214,12 @@ describe('the local console', () => {
   it('redrives a dead letter from the dead-letter page', async () => {
     // Prepare: a mail that failed for good, as the worker leaves it after its last attempt.
     const { desk, base, dataDir } = await start();
-    await smtpClient(desk.smtpPort).sendMail({ from: CUSTOMER, to: DEMO_ADDRESS, subject: 'First', text: 'Hi' });
+    await smtpClient(desk.smtpPort).sendMail({
+      from: CUSTOMER,
+      to: DEMO_ADDRESS,
+      subject: 'First',
+      text: 'Hi',
+    });
     await desk.idle();
     const queue = openLocalQueue(dataDir);
     const raw = (await filesIn(join(dataDir, 'mail')))[0] ?? '';

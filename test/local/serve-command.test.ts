@@ -1,10 +1,11 @@
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
-import { resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { main } from '../../cli/main.ts';
 import { bufferIo } from '../support/cli-io.ts';
-import { CUSTOMER, DESK, localConfigText, smtpClient, tempWorkspace } from './support.ts';
+import { CUSTOMER, DESK, localConfigText, smtpClient, tempDir, tempWorkspace } from './support.ts';
 
 /** `postdesk serve` as a person runs it: the real binary, real signals. */
 
@@ -50,6 +51,54 @@ const jsonLines = (stream: Readable) => {
       }),
   };
 };
+
+const repo = resolve(import.meta.dirname, '../..');
+
+/** `npm start`'s command from package.json, its script path made absolute so it runs from any folder. */
+const startCommand = async (): Promise<string[]> => {
+  const manifest = JSON.parse(await readFile(join(repo, 'package.json'), 'utf8')) as {
+    scripts: { start: string };
+  };
+  const [node, script, ...args] = manifest.scripts.start.split(' ');
+  expect(node).toBe('node');
+  return [resolve(repo, script ?? ''), ...args];
+};
+
+describe('a fresh clone', () => {
+  it('npm start serves the demo desk with no config and no secret; a mail becomes demo/support#1', async () => {
+    // Prepare: a folder with nothing in it, and no config or data folder named in the environment.
+    const cwd = await tempDir('fresh-clone');
+    const { POSTDESK_DATA_DIR: _dataDir, POSTDESK_CONFIG: _config, ...env } = process.env;
+    const child = spawn(
+      process.execPath,
+      [...(await startCommand()), '--port', '0', '--webhook-port', '0', '--dns', 'offline', '--json'],
+      { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    children.push(child);
+    const out = jsonLines(child.stdout);
+    // Act
+    const listening = await out.next('listening');
+    await smtpClient(Number(listening['smtpPort'])).sendMail({
+      from: `Ada Lovelace <${CUSTOMER}>`,
+      to: 'support+demo@desk.localhost',
+      subject: 'My first ticket',
+      text: 'Hello desk.',
+    });
+    const mail = await out.next('mail');
+    const console = await fetch(String(listening['console']));
+    child.kill('SIGTERM');
+    // Assess
+    expect(listening).toMatchObject({
+      demoConfig: true,
+      secretCreated: true,
+      example: 'support+demo@desk.localhost',
+    });
+    expect(mail).toMatchObject({ outcome: 'issue', reason: 'issue_created' });
+    const issue = await readFile(join(cwd, '.postdesk/forge/demo/support/issues/1.md'), 'utf8');
+    expect(issue).toContain('title: My first ticket');
+    expect(await console.text()).toContain('My first ticket');
+  });
+});
 
 describe('postdesk serve (the command)', () => {
   it('prints where to send mail, one JSON line per mail, and stops cleanly on SIGTERM', async () => {
