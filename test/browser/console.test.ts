@@ -52,8 +52,9 @@ const headerOf = (mail: string, name: string): string => {
   return (match?.[1] ?? '').replace(/\r?\n[ \t]+/g, ' ').trim();
 };
 
+/** `window.__pwned` in the page: set by any of the hostile fixture's scripts that ran. */
 const pwned = (page: Page): Promise<unknown> =>
-  page.evaluate(() => (window as unknown as { __pwned?: unknown }).__pwned);
+  page.evaluate(() => (globalThis as unknown as { __pwned?: unknown }).__pwned);
 
 describe('the console in Chromium', () => {
   it('carries a ticket from the first mail to the customer reply', async () => {

@@ -112,7 +112,7 @@ describe('the local console', () => {
     expect(posted.status).toBe(303);
     expect(await filesIn(join(dataDir, 'outbox'))).toEqual(before);
     const ticket = await request(`${base}/tickets/demo/1`);
-    expect(ticket.text).toMatch(/class="entry note internal"[^]*Customer is on the old plan\./);
+    expect(ticket.text).toMatch(/class="entry note internal"[\s\S]*Customer is on the old plan\./);
   });
 
   it('refuses a POST without the CSRF token, with a wrong one, or from a foreign Origin', async () => {
