@@ -38,12 +38,38 @@ const ATTRIBUTION_START = /^(?:on|le|am|el|il|em|op|den|dnia|w dniu|pe|ma|ti|ke|
 const DATE_OR_ADDRESS = /@|<[^<>]{0,200}>|\d{1,2}[:.]\d{2}|\b\d{4}\b/;
 const SEPARATOR_RULE = /^[\s_\-=*–—]{3,}$/;
 const ORIGINAL_MESSAGE =
-  /^[\s\-_=*]{0,20}(?:original message|forwarded message|ursprüngliche nachricht|weitergeleitete nachricht|message d'origine|message transféré|mensaje original|mensaje reenviado|messaggio originale|messaggio inoltrato|oorspronkelijk bericht|doorgestuurd bericht|oprindelig meddelelse|videresendt meddelelse|opprinnelig melding|ursprungligt meddelande|vidarebefordrat meddelande|alkuperäinen viesti|исходное сообщение|пересылаемое сообщение|переслане повідомлення|原始邮件|原始郵件|転送メッセージ|元のメッセージ)[\s\-_=*:]{0,20}$/i;
+  /^[\s\-_=*]{0,20}(?:original message|reply message|forwarded message|antwort nachricht|oprindelig besked|ursprüngliche nachricht|weitergeleitete nachricht|message d'origine|message transféré|mensaje original|mensaje reenviado|messaggio originale|messaggio inoltrato|oorspronkelijk bericht|doorgestuurd bericht|oprindelig meddelelse|videresendt meddelelse|opprinnelig melding|ursprungligt meddelande|vidarebefordrat meddelande|alkuperäinen viesti|исходное сообщение|пересылаемое сообщение|переслане повідомлення|原始邮件|原始郵件|転送メッセージ|元のメッセージ)[\s\-_=*:]{0,20}$/i;
 const FORWARDED = /^begin forwarded message:?$/i;
+/** A verb that ends or carries a quote header, in the languages clients write them in. */
+const HEADER_VERB =
+  /(?:\bwrote|\bwrites|\bsent|schrieb|schreef|geschreven|\bskrev|a écrit|escribió|ha escrit|ha scritto|escreveu|napisał(?:\(a\))?|\bpisze|пишет|написала?|написал\(а\)|написав|kirjoitti|写道|寫道|작성|のメッセージ|đã viết|yazdı)/iu;
+const HEADER_VERB_END = new RegExp(`${HEADER_VERB.source}\\s{0,3}[-–—]*$`, 'iu');
+const HEADER_TIME = /\b\d{1,2}[:.h]\d{2}\b|\b\d{1,2}\s?(?:am|pm)\b/i;
+const HEADER_DATE = /\b(?:19|20)\d{2}\b|\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b/;
+const HEADER_ADDRESS = /[^\s@<>()[\]]+@[^\s@<>()[\]]+\.[^\s@<>()[\]]+|<[^<>\s]+>/;
+/** Gmail's `2014-03-20 8:48 GMT+01:00 Name <address>:`, also without the colon or the address. */
+const ISO_DATE_LEAD = /^\d{4}[-/.]\s?\d{1,2}[-/.]\s?\d{1,2}\b/;
+/** How a quote header's first line starts: a few words and then a date or time ("On Tue, Apr 11, 2017", "Le 23 janv.", "ср, 30 апр."). */
+const HEADER_LEAD_WORDS = /^[-–—\s]*(?:[\p{L}][\p{L}'’]{0,11}[.,]?\s){1,3}\d/u;
+/** ... or a date or time ("30.09.2017, 18.30,", "11:00 AM,", "2016. 11. 8.") ... */
+const HEADER_LEAD_DATE = /^[-–—\s]*\d{1,4}(?:[-/.:]\s?\d{1,2}|\s?(?:am|pm)\b)/i;
+/** ... or a name and an address ("Some One <one@example.com> wrote:") ... */
+const HEADER_LEAD_NAME = /^[„"“'(]?[\p{L}][\p{L}\p{N} .,'’"&-]{0,60}?\s?[<([]\s?[^\s@<>()]+@/u;
+/** ... or a name between dash rules (Android's `---- John Smith wrote ----`). */
+const HEADER_DASHED = new RegExp(`^[-–—]{2,}\\s?.{1,80}?\\s${HEADER_VERB.source}\\s?[-–—]{2,}$`, 'iu');
+/** A wrapped address's closing line (`>:` or `> wrote:`), which is no quote. */
+const ADDRESS_CLOSE = new RegExp(`^>\\s{0,2}(?:${HEADER_VERB.source})?\\s{0,2}[:：]?$`, 'iu');
+/** A header field line just above a header block (`Message du : 12/12/2016 13:20`). */
+const HEADER_LABEL = /^[\p{L}][\p{L} ']{0,25}\s?[:：]\s*\S/u;
+const MAX_HEADER_CHARS = 300;
+const MAX_HEADER_SPAN = 6;
 const HEADER_FROM =
   /^[*_]{0,2}(?:from|de|von|van|da|od|fra|från|mistä|от|від|kimden|發件人|发件人|寄件者|送信者|差出人|보낸 사람)[*_]{0,2}\s{0,2}[:：][*_]{0,2}\s{0,3}\S/iu;
 const HEADER_OTHER =
-  /^[*_]{0,2}(?:sent|date|to|cc|subject|envoyé|date d'envoi|à|objet|gesendet|datum|an|betreff|enviado|fecha|para|asunto|inviato|data|oggetto|a|verzonden|aan|onderwerp|sendt|til|emne|skickat|till|ämne|отправлено|дата|кому|тема|надіслано|发送时间|收件人|主题|時間|收件者|主旨|送信日時|宛先|件名|日付|보낸 날짜|받는 사람|제목)[*_]{0,2}\s{0,2}[:：]/iu;
+  /^[*_]{0,2}(?:sent|date|to|cc|subject|dato|sujet|copie à|envoyé|date d'envoi|à|objet|gesendet|datum|an|betreff|enviado|fecha|para|asunto|inviato|data|oggetto|a|verzonden|aan|onderwerp|sendt|til|emne|skickat|till|ämne|отправлено|дата|кому|тема|надіслано|发送时间|收件人|主题|時間|收件者|主旨|送信日時|宛先|件名|日付|보낸 날짜|받는 사람|제목)[*_]{0,2}\s{0,2}[:：]/iu;
+/** A header block may open with its date instead of its sender (`Date:` then `To:`). */
+const HEADER_DATE_FIELD =
+  /^[*_]{0,2}(?:date|sent|dato|datum|fecha|data|envoyé|gesendet|skickat|sendt|verzonden)[*_]{0,2}\s{0,2}[:：][*_]{0,2}\s{0,3}\S/iu;
 const SIGNATURE_DELIMITER = /^(?:--|—|-- )$/;
 const DEVICE_SIGNATURE =
   /^(?:sent from (?:my |a |an )?|sent with |sent via |get outlook for |envoyé de mon |envoyé depuis |envoyé à partir de |gesendet von meinem |gesendet mit |von meinem |enviado desde (?:mi )?|enviado do meu |inviato da(?:l| mio)? |verzonden (?:vanaf|met) |verstuurd vanaf |sendt fra |skickat från |lähetetty |отправлено с |надіслано з )/i;
@@ -71,19 +97,55 @@ export const trimReply = (
     if (text === '') return 'blank';
     return QUOTE_LINE.test(text) ? 'quote' : 'text';
   });
+  // A wrapped address closed on the next line (`<one@example.com` then `>:`) is header, not quote.
+  let open = 0;
+  for (let index = 0; index < kinds.length; index++) {
+    const current = texts[index] ?? '';
+    if (kinds[index] === 'blank') continue;
+    if (kinds[index] === 'quote' && open > 0 && ADDRESS_CLOSE.test(current)) kinds[index] = 'text';
+    open = kinds[index] === 'text' ? Math.max(0, countOf(current, '<') - countOf(current, '>')) : 0;
+  }
   const text = (index: number): string => texts[index] ?? '';
   const kind = (index: number): Kind => kinds[index] ?? 'blank';
+  const nextNonBlank = (index: number): number => {
+    let next = index + 1;
+    while (next < lines.length && kind(next) === 'blank') next++;
+    return next;
+  };
+  const textBefore = (index: number): boolean => {
+    for (let before = index - 1; before >= 0; before--)
+      if (kind(before) === 'text' || kind(before) === 'code') return true;
+    return false;
+  };
 
   // 1. An embedded message ends the reply.
   let end = lines.length;
   for (let index = 0; index < lines.length; index++) {
     if (kind(index) !== 'text') continue;
-    if (
-      ORIGINAL_MESSAGE.test(text(index)) ||
-      FORWARDED.test(text(index)) ||
-      isHeaderBlock(index, text, kind)
-    ) {
-      end = index;
+    let found: number | undefined;
+    if (ORIGINAL_MESSAGE.test(text(index)) || FORWARDED.test(text(index))) found = index;
+    else if (isHeaderBlock(index, text, kind)) {
+      // With the header-like lines just above it (`Message du : 12/12/2016 13:20`).
+      found = index;
+      while (
+        found > 0 &&
+        index - found < 2 &&
+        kind(found - 1) === 'text' &&
+        HEADER_LABEL.test(text(found - 1)) &&
+        (HEADER_DATE.test(text(found - 1)) || HEADER_TIME.test(text(found - 1)))
+      ) {
+        found--;
+      }
+    } else if (textBefore(index) && nextNonBlank(index) < lines.length && isDeviceLine(text(index))) {
+      // A device line with more below it: what follows is the mail answered, unquoted.
+      found = index;
+    } else {
+      // A quote header with the mail it introduces pasted below, unquoted (or nothing below).
+      const header = quoteHeaderStart(index, text, kind);
+      if (header !== undefined && textBefore(header) && kind(nextNonBlank(index)) !== 'quote') found = header;
+    }
+    if (found !== undefined) {
+      end = found;
       while (
         end > 0 &&
         (kind(end - 1) === 'blank' || (kind(end - 1) === 'text' && SEPARATOR_RULE.test(text(end - 1))))
@@ -200,6 +262,8 @@ const attributionStart = (
   beforeQuote: boolean,
 ): number | undefined => {
   if (index < 0 || kind(index) !== 'text') return undefined;
+  const header = quoteHeaderStart(index, text, kind);
+  if (header !== undefined) return header;
   const line = text(index);
   const explicit = ATTRIBUTION_END.test(line);
   const generic = beforeQuote && /[:：]$/.test(line) && DATE_OR_ADDRESS.test(line);
@@ -227,14 +291,7 @@ const signatureStart = (
 ): number | undefined => {
   const lastText = text(last - 1);
   // A device line: "Sent from my iPhone", short and without a sentence in it.
-  if (
-    DEVICE_SIGNATURE.test(lastText) &&
-    lastText.split(/\s+/).length <= MAX_DEVICE_WORDS &&
-    !/[,;]/.test(lastText) &&
-    !/[.!?]\s/.test(lastText)
-  ) {
-    return last - 1;
-  }
+  if (isDeviceLine(lastText)) return last - 1;
   // A dash sign-off on its own paragraph: "-Abhishek Kona".
   if (DASH_SIGN_OFF.test(lastText) && (last - 1 === 0 || kind(last - 2) === 'blank')) return last - 1;
   // A `-- ` delimiter or a list footer rule, a few lines up.
@@ -279,4 +336,62 @@ const leadingQuoteEnd = (
   if (index >= bottom || kind(index) !== 'quote') return undefined;
   while (index < bottom && (kind(index) === 'quote' || kind(index) === 'blank')) index++;
   return index;
+};
+
+const countOf = (line: string, character: string): number => line.split(character).length - 1;
+
+/** A device line: "Sent from my iPhone", short and without a sentence in it. */
+const isDeviceLine = (line: string): boolean =>
+  DEVICE_SIGNATURE.test(line) &&
+  line.split(/\s+/).length <= MAX_DEVICE_WORDS &&
+  !/[,;]/.test(line) &&
+  !/[.!?]\s/.test(line);
+
+/** Whether a line can open a quote header (see the HEADER_LEAD patterns). */
+const opensHeader = (line: string): boolean =>
+  HEADER_LEAD_WORDS.test(line) ||
+  HEADER_LEAD_DATE.test(line) ||
+  HEADER_LEAD_NAME.test(line) ||
+  HEADER_DASHED.test(line);
+
+/** Whether `joined` (a header's lines, joined by spaces) reads as a quote header. */
+const isQuoteHeader = (joined: string): boolean => {
+  if (joined.length > MAX_HEADER_CHARS) return false;
+  if (HEADER_DASHED.test(joined)) return true;
+  const dated = HEADER_DATE.test(joined) || HEADER_TIME.test(joined);
+  const addressed = HEADER_ADDRESS.test(joined);
+  if (ISO_DATE_LEAD.test(joined) && HEADER_TIME.test(joined) && (addressed || /\bGMT\b/.test(joined)))
+    return true;
+  if (ISO_DATE_LEAD.test(joined) && addressed && /[>:：]$/.test(joined)) return true;
+  const closed = /[:：]$/.test(joined) || HEADER_VERB_END.test(joined);
+  if (!closed || !(dated || addressed)) return false;
+  return HEADER_VERB.test(joined) || (dated && addressed);
+};
+
+/**
+ * Where the quote header whose last line is `index` starts, if it is one: `On <date>, <name>
+ * wrote:` and its kin in other languages and clients, wrapped over a few lines (blank lines
+ * allowed, as Polymail writes them). The nearest line that can open a header wins.
+ */
+const quoteHeaderStart = (
+  index: number,
+  text: (index: number) => string,
+  kind: (index: number) => Kind,
+): number | undefined => {
+  if (kind(index) !== 'text') return undefined;
+  const last = text(index);
+  if (!/[:：>]$/.test(last) && !HEADER_VERB_END.test(last) && !ISO_DATE_LEAD.test(last)) return undefined;
+  let joined = '';
+  let textLines = 0;
+  for (let start = index; start >= 0 && index - start < MAX_HEADER_SPAN; start--) {
+    const current = kind(start);
+    if (current === 'blank') continue;
+    if (current !== 'text') return undefined;
+    const line = text(start);
+    textLines++;
+    if (textLines > 4 || (start < index && line.length > 100)) return undefined;
+    joined = joined === '' ? line : `${line} ${joined}`;
+    if (opensHeader(line) && isQuoteHeader(joined)) return start;
+  }
+  return undefined;
 };
