@@ -50,12 +50,21 @@ export const isExact = (output: string, expected: string): boolean =>
   normaliseReply(output) === normaliseReply(expected);
 
 /**
- * Whether `output` keeps all of the expected reply: every line of it, in order, as a run of
- * consecutive lines (trailing white space and blank lines at the ends aside).
+ * Whether `output` keeps all of the expected reply, that is hides none of the customer's text:
+ * every non-blank line of the expected reply is found, in order, within a line of the output of
+ * its own. Extra lines (a quote Postdesk keeps as context) do not count against it.
  */
 export const keepsReply = (output: string, expected: string): boolean => {
-  const reply = normaliseReply(expected);
-  return reply === '' || `\n${normaliseReply(output)}\n`.includes(`\n${reply}\n`);
+  const shown = normaliseReply(output).split('\n');
+  let at = 0;
+  for (const line of normaliseReply(expected).split('\n')) {
+    const wanted = line.trim();
+    if (wanted === '') continue;
+    while (at < shown.length && !(shown[at] ?? '').includes(wanted)) at++;
+    if (at === shown.length) return false;
+    at++;
+  }
+  return true;
 };
 
 /**

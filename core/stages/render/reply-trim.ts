@@ -61,6 +61,8 @@ const HEADER_DASHED = new RegExp(`^[-–—]{2,}\\s?.{1,80}?\\s${HEADER_VERB.sou
 const ADDRESS_CLOSE = new RegExp(`^>\\s{0,2}(?:${HEADER_VERB.source})?\\s{0,2}[:：]?$`, 'iu');
 /** A header field line just above a header block (`Message du : 12/12/2016 13:20`). */
 const HEADER_LABEL = /^[\p{L}][\p{L} ']{0,25}\s?[:：]\s*\S/u;
+/** New text and a quote header on one line: `reply On Wed, Apr 4, 2012 at 3:59 PM, bob wrote:`. */
+const SHARED_HEADER = /^(.*?[^\s-])(?:\s+|\s*-{2,}\s*)(On\s.{5,200}\b(?:wrote|sent)[:：])$/;
 const MAX_HEADER_CHARS = 300;
 const MAX_HEADER_SPAN = 6;
 const HEADER_FROM =
@@ -90,6 +92,8 @@ export const trimReply = (
   view: (line: string) => string = (line) => line,
   isCode: (line: string) => boolean = () => false,
 ): TrimmedReply => {
+  const split = splitSharedHeaders(lines, view, isCode);
+  if (split !== undefined) return trimReply(split, view, isCode);
   const texts = lines.map((line) => (isCode(line) ? '' : view(line).trim()));
   const kinds: Kind[] = lines.map((line, index) => {
     if (isCode(line)) return 'code';
@@ -242,7 +246,7 @@ const isHeaderBlock = (
   text: (index: number) => string,
   kind: (index: number) => Kind,
 ): boolean => {
-  if (!HEADER_FROM.test(text(index))) return false;
+  if (!HEADER_FROM.test(text(index)) && !HEADER_DATE_FIELD.test(text(index))) return false;
   for (let next = index + 1; next <= index + 4; next++) {
     if (kind(next) !== 'text') return false;
     if (HEADER_OTHER.test(text(next))) return true;
@@ -319,7 +323,9 @@ const leadingQuoteEnd = (
   kind: (index: number) => Kind,
 ): number | undefined => {
   let index = top;
-  if (kind(index) === 'text') {
+  // A bare quote with no attribution is a passage the customer picked to answer: context, kept.
+  if (kind(index) !== 'text') return undefined;
+  {
     // An attribution of up to three lines whose last line ends the attribution.
     let found: number | undefined;
     for (let end = index; end < Math.min(bottom, index + 3); end++) {
@@ -394,4 +400,36 @@ const quoteHeaderStart = (
     if (opensHeader(line) && isQuoteHeader(joined)) return start;
   }
   return undefined;
+};
+
+/**
+ * The lines with each line that ends in a quote header after new text (just above a quote)
+ * split in two, or `undefined` when there is none. Lines with markers or code are left alone.
+ */
+const splitSharedHeaders = (
+  lines: readonly string[],
+  view: (line: string) => string,
+  isCode: (line: string) => boolean,
+): string[] | undefined => {
+  let out: string[] | undefined;
+  for (let index = 0; index < lines.length; index++) {
+    const line = lines[index] ?? '';
+    const match = isCode(line) || view(line) !== line ? null : SHARED_HEADER.exec(line.trim());
+    let next = index + 1;
+    while (next < lines.length && (lines[next] ?? '').trim() === '') next++;
+    const quoteBelow = /^>/.test((lines[next] ?? '').trim());
+    if (
+      match?.[1] !== undefined &&
+      match[2] !== undefined &&
+      quoteBelow &&
+      !/^>/.test(match[1]) &&
+      isQuoteHeader(match[2])
+    ) {
+      out ??= lines.slice(0, index);
+      out.push(match[1], match[2]);
+    } else if (out !== undefined) {
+      out.push(line);
+    }
+  }
+  return out;
 };
