@@ -74,7 +74,7 @@ const HEADER_DATE_FIELD =
   /^[*_]{0,2}(?:date|sent|dato|datum|fecha|data|envoyé|gesendet|skickat|sendt|verzonden)[*_]{0,2}\s{0,2}[:：][*_]{0,2}\s{0,3}\S/iu;
 const SIGNATURE_DELIMITER = /^(?:--|—|-- )$/;
 const DEVICE_SIGNATURE =
-  /^(?:sent from (?:my |a |an )?|sent with |sent via |get outlook for |envoyé de mon |envoyé depuis |envoyé à partir de |gesendet von meinem |gesendet mit |von meinem |enviado desde (?:mi )?|enviado do meu |inviato da(?:l| mio)? |verzonden (?:vanaf|met) |verstuurd vanaf |sendt fra |skickat från |lähetetty |отправлено с |надіслано з )/i;
+  /^(?:sent from (?:my |a |an )?|sent with |sent via |get outlook for |envoyé de mon |envoyé depuis |envoyé à partir de |gesendet von |gesendet mit |von meinem |enviado desde (?:mi )?|enviado do meu |inviato da(?:l| mio)? |verzonden (?:vanaf|met) |verstuurd vanaf |sendt fra |skickat från |lähetetty |отправлено с |надіслано з )/i;
 const LIST_FOOTER_RULE = /^(?:_{10,}|-{10,}|={10,})$/;
 const DASH_SIGN_OFF = /^-{1,2}\s?[\p{Lu}][\p{L}.'’-]{0,30}(?: [\p{Lu}][\p{L}.'’-]{0,30}){0,3}$/u;
 
@@ -102,12 +102,30 @@ export const trimReply = (
     return QUOTE_LINE.test(text) ? 'quote' : 'text';
   });
   // A wrapped address closed on the next line (`<one@example.com` then `>:`) is header, not quote.
+  // Polymail puts a blank line and a `<` of its own in it: the count runs over a few lines.
   let open = 0;
+  let openAt = -1;
   for (let index = 0; index < kinds.length; index++) {
     const current = texts[index] ?? '';
     if (kinds[index] === 'blank') continue;
+    if (index - openAt > 3) open = 0;
     if (kinds[index] === 'quote' && open > 0 && ADDRESS_CLOSE.test(current)) kinds[index] = 'text';
-    open = kinds[index] === 'text' ? Math.max(0, countOf(current, '<') - countOf(current, '>')) : 0;
+    if (kinds[index] !== 'text') {
+      open = 0;
+      continue;
+    }
+    open = Math.max(0, open + countOf(current, '<') - countOf(current, '>'));
+    if (open > 0) openAt = index;
+  }
+  // A quoted line the sender's client wrapped without its `>`: a line between two quote lines
+  // that goes on where the one above stopped (lower case or a link's tail, under a long line or
+  // a link). An answer written between quotes starts a sentence of its own.
+  for (let index = 1; index < kinds.length - 1; index++) {
+    if (kinds[index] !== 'text' || kinds[index - 1] !== 'quote' || kinds[index + 1] !== 'quote') continue;
+    const current = texts[index] ?? '';
+    const above = texts[index - 1] ?? '';
+    const link = /https?:\/\/|\(/.test(above) || /https?:\/\//.test(current);
+    if (/^[\p{Ll}(_)]/u.test(current) && (above.length >= 50 || link)) kinds[index] = 'quote';
   }
   const text = (index: number): string => texts[index] ?? '';
   const kind = (index: number): Kind => kinds[index] ?? 'blank';
