@@ -72,7 +72,8 @@ const HEADER_OTHER =
 /** A header block may open with its date instead of its sender (`Date:` then `To:`). */
 const HEADER_DATE_FIELD =
   /^[*_]{0,2}(?:date|sent|dato|datum|fecha|data|envoyé|gesendet|skickat|sendt|verzonden)[*_]{0,2}\s{0,2}[:：][*_]{0,2}\s{0,3}\S/iu;
-const SIGNATURE_DELIMITER = /^(?:--|—|-- )$/;
+/** The delimiter only: a lone em dash is a separator people type, and what follows stays. */
+const SIGNATURE_DELIMITER = /^(?:--|-- )$/;
 const DEVICE_SIGNATURE =
   /^(?:sent from (?:my |a |an )?|sent with |sent via |get outlook for |envoyé de mon |envoyé depuis |envoyé à partir de |gesendet von |gesendet mit |von meinem |enviado desde (?:mi )?|enviado do meu |inviato da(?:l| mio)? |verzonden (?:vanaf|met) |verstuurd vanaf |sendt fra |skickat från |lähetetty |отправлено с |надіслано з )/i;
 const LIST_FOOTER_RULE = /^(?:_{10,}|-{10,}|={10,})$/;
