@@ -159,7 +159,7 @@ export const trimReply = (
       ) {
         found--;
       }
-    } else if (textBefore(index) && nextNonBlank(index) < lines.length && isDeviceLine(text(index))) {
+    } else if (isDeviceLine(text(index)) && textBefore(index) && nextNonBlank(index) < lines.length) {
       // A device line with more below it: what follows is the mail answered, unquoted.
       found = index;
     } else {
@@ -363,7 +363,18 @@ const leadingQuoteEnd = (
   return index;
 };
 
-const countOf = (line: string, character: string): number => line.split(character).length - 1;
+const countOf = (line: string, character: string): number => {
+  let count = 0;
+  for (let at = line.indexOf(character); at !== -1; at = line.indexOf(character, at + 1)) count++;
+  return count;
+};
+
+/** Whether the next non-blank line after `index` is a quote line. */
+const quoteFollows = (lines: readonly string[], index: number): boolean => {
+  let next = index + 1;
+  while (next < lines.length && (lines[next] ?? '').trim() === '') next++;
+  return /^>/.test((lines[next] ?? '').trim());
+};
 
 /** A device line: "Sent from my iPhone", short and without a sentence in it. */
 const isDeviceLine = (line: string): boolean =>
@@ -405,6 +416,7 @@ const quoteHeaderStart = (
 ): number | undefined => {
   if (kind(index) !== 'text') return undefined;
   const last = text(index);
+  if (last.length > MAX_HEADER_CHARS) return undefined;
   if (!/[:：>]$/.test(last) && !HEADER_VERB_END.test(last) && !ISO_DATE_LEAD.test(last)) return undefined;
   let joined = '';
   let textLines = 0;
@@ -416,6 +428,7 @@ const quoteHeaderStart = (
     textLines++;
     if (textLines > 4 || (start < index && line.length > 100)) return undefined;
     joined = joined === '' ? line : `${line} ${joined}`;
+    if (joined.length > MAX_HEADER_CHARS) return undefined;
     if (opensHeader(line) && isQuoteHeader(joined)) return start;
   }
   return undefined;
@@ -433,14 +446,18 @@ const splitSharedHeaders = (
   let out: string[] | undefined;
   for (let index = 0; index < lines.length; index++) {
     const line = lines[index] ?? '';
-    const match = isCode(line) || view(line) !== line ? null : SHARED_HEADER.exec(line.trim());
-    let next = index + 1;
-    while (next < lines.length && (lines[next] ?? '').trim() === '') next++;
-    const quoteBelow = /^>/.test((lines[next] ?? '').trim());
+    // Cheap tests first: the pattern only runs on a line that ends like a header.
+    const candidate =
+      line.includes('On ') &&
+      /\b(?:wrote|sent)[:：]\s*$/.test(line) &&
+      /[^\s-][\s-]+On\s/.test(line) &&
+      !isCode(line) &&
+      view(line) === line;
+    const match = candidate ? SHARED_HEADER.exec(line.trim()) : null;
     if (
       match?.[1] !== undefined &&
       match[2] !== undefined &&
-      quoteBelow &&
+      quoteFollows(lines, index) &&
       !/^>/.test(match[1]) &&
       isQuoteHeader(match[2])
     ) {
