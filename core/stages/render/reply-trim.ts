@@ -10,16 +10,22 @@
  * with anchored, bounded patterns, so it is linear in the input.
  *
  * The rules, in order:
- * 1. An embedded message (an `----- Original Message -----` line, an Outlook `From:`/`Sent:`
- *    header block, `Begin forwarded message:`) ends the reply: it and everything after it is
- *    quoted, with the separator line just above it.
+ * 0. A line holding new text and then a quote header above a quote (`reply On <date>, bob
+ *    wrote:`) is split in two (plain text only). A wrapped address's closing `>:` is header, not
+ *    quote; a quoted line the client wrapped without its `>` is quote.
+ * 1. An embedded message ends the reply: it and everything after it is quoted, with the
+ *    separator line just above it. That is an `----- Original Message -----` line, an Outlook
+ *    header block (`From:` or `Date:` and more fields, in many languages), `Begin forwarded
+ *    message:`, a device line with more below it, or a quote header (`On <date>, <name> wrote:`
+ *    and its forms in other languages and clients, see `quoteHeaderStart`) with the answered
+ *    mail pasted below it unquoted. Measured on test/fixtures/trim-corpus/ (docs/TRIMMING.md).
  * 2. From the bottom, repeatedly: trailing quote blocks (`>` lines) with their attribution
  *    (`On <date>, <name> wrote:` over up to three lines, or any line ending in `:` that names a
  *    date or an address), a signature after a `-- ` delimiter, a device line (`Sent from my
  *    iPhone`), a mailing-list footer after an underscore rule, and a dash sign-off (`-Jane`).
- * 3. From the top, one leading quote block (bottom-posting) when the new text below it is in one
- *    piece. When new text alternates with quotes (inline answers), those quotes are context and
- *    stay.
+ * 3. From the top, one leading quote block with its attribution (bottom-posting) when the new
+ *    text below it is in one piece. A bare leading quote with no attribution is the passage the
+ *    customer answers and stays; so do quotes that alternate with new text (inline answers).
  */
 
 export interface TrimmedReply {
