@@ -15,6 +15,7 @@
  * optional RE2 dependency (docs/RENDER.md), and a case that runs out of time counts as wrong and
  * gets a fresh worker. `--smoke` scores every tenth case (the shape only).
  */
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import {
   isExact,
@@ -53,7 +54,7 @@ interface Answer {
 }
 
 /** One worker at a time; replaced when a case runs out of time. */
-class GuardedTrimmer {
+export class GuardedTrimmer {
   private worker: Worker | undefined;
   private next = 0;
 
@@ -63,7 +64,7 @@ class GuardedTrimmer {
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
       workerData: {
-        planer: import.meta.resolve('planer').replace(/^file:\/\//, ''),
+        planer: fileURLToPath(import.meta.resolve('planer')),
         erp: import.meta.resolve('email-reply-parser'),
       },
     });
