@@ -42,6 +42,11 @@ export const BENCHMARKS = [
     ],
     optIn: [],
   },
+  {
+    script: 'trim-compare.ts',
+    names: ['trim_postdesk', 'trim_planer', 'trim_email_reply_parser'],
+    optIn: [],
+  },
 ] as const;
 
 /** The names `--only` accepts. */
