@@ -235,11 +235,17 @@ export const startLocalDesk = async (options: StartLocalDeskOptions): Promise<Lo
   };
 };
 
-/** The `host:port` values the console answers to: the address it listens on and its loopback names. */
+/**
+ * The `host:port` values the console answers to: the loopback address it listens on and its other
+ * loopback names. None when the desk listens beyond loopback: the console has no login, so it is
+ * never served to the network.
+ */
 export const consoleHostsFor = (host: string, port: number): string[] => {
+  if (!isLoopback(host)) return [];
   const shown = host.includes(':') ? `[${host}]` : host;
-  const names = isLoopback(host) ? [shown, '127.0.0.1', 'localhost', '[::1]'] : [shown];
-  return [...new Set(names)].map((name) => `${name.toLowerCase()}:${port}`);
+  return [...new Set([shown, '127.0.0.1', 'localhost', '[::1]'])].map(
+    (name) => `${name.toLowerCase()}:${port}`,
+  );
 };
 
 const openDeskConsole = (
@@ -497,7 +503,12 @@ export const runServe = async (argv: string[], io: CommandIo, stop: Promise<unkn
       );
     }
     writeLine(io.stdout, `  send mail to   ${desk.smtpUrl}   e.g. To: ${example}`);
-    writeLine(io.stdout, `  console        ${desk.consoleUrl}`);
+    writeLine(
+      io.stdout,
+      isLoopback(host)
+        ? `  console        ${desk.consoleUrl}`
+        : '  console        off (it is served only when the desk listens on loopback)',
+    );
     writeLine(io.stdout, `  issues go to   ${desk.forgeDescription}`);
     writeLine(
       io.stdout,

@@ -59,7 +59,10 @@ export interface ConsoleDeps {
   tickets: TicketStore;
   dataDir: string;
   outboxDir: string;
-  /** `host:port` values the console answers to; read per request (the port is known after listen). */
+  /**
+   * `host:port` values the console answers to; read per request (the port is known after listen).
+   * None: the desk listens beyond loopback, and the console is off.
+   */
   allowedHosts: () => readonly string[];
   reply: (input: TeamReplyInput) => Promise<TeamReplyResult>;
   listQuarantine: () => Promise<QuarantineEntry[]>;
@@ -349,6 +352,9 @@ export const createConsole = (deps: ConsoleDeps) => {
   /** The console's answer, or undefined when the request is the webhook's. */
   const handle = async (request: ConsoleRequest): Promise<ConsoleResponse | undefined> => {
     if (!isConsoleRequest(request)) return undefined;
+    if (deps.allowedHosts().length === 0) {
+      return refuse(403, 'the console is served only when the desk listens on loopback (--host 127.0.0.1)');
+    }
     const host = request.headers['host'];
     if (host === undefined || !deps.allowedHosts().includes(host.toLowerCase())) {
       return refuse(

@@ -248,3 +248,70 @@ describe('the local console', () => {
     expect((await request(`${base}/mail`)).text).toContain('local-deadletter1');
   });
 });
+
+describe('the console beyond the ticket', () => {
+  it('lists a quarantined stranger reply with its trace and releases it once', async () => {
+    // Prepare: a reply to Ada's ticket from someone who is not a participant.
+    const { desk, base } = await start();
+    await smtpClient(desk.smtpPort).sendMail({
+      from: CUSTOMER,
+      to: DEMO_ADDRESS,
+      subject: 'Help',
+      text: 'Hi',
+      messageId: '<ada-first@customer.example>',
+    });
+    await desk.idle();
+    await smtpClient(desk.smtpPort).sendMail({
+      from: 'stranger@elsewhere.example',
+      to: DEMO_ADDRESS,
+      subject: 'Re: Help',
+      text: 'Me too!',
+      inReplyTo: '<ada-first@customer.example>',
+    });
+    await desk.idle();
+    const page = await request(`${base}/quarantine`);
+    const id = /<section class="quarantined" data-id="([^"]+)"/.exec(page.text)?.[1] ?? '';
+    expect(id).not.toBe('');
+    expect(page.text).toContain('stranger@elsewhere.example');
+    // Act
+    const release = () =>
+      request(`${base}/-/quarantine/${id}/release`, {
+        method: 'POST',
+        headers: FORM,
+        body: form({ csrf: csrfOf(page.text) }),
+      });
+    const first = await release();
+    // Assess: a stranger's reply runs again and meets the same policy, as the CLI's release does.
+    expect(first.status).toBe(200);
+    expect(first.text).toContain('Release: quarantined_again');
+    expect(first.text).toContain('quarantined again (');
+    expect((await request(`${base}/quarantine`)).text).toContain(`data-id="${id}"`);
+  });
+
+  it('is off when the desk listens beyond loopback', async () => {
+    const { createConsole } = await import('../../cli/console/console.ts');
+    const { consoleHostsFor } = await import('../../cli/commands/serve.ts');
+    expect(consoleHostsFor('0.0.0.0', 8025)).toEqual([]);
+    expect(consoleHostsFor('127.0.0.1', 8025)).toEqual(['127.0.0.1:8025', 'localhost:8025', '[::1]:8025']);
+    const deskConsole = createConsole({
+      config: (await import('../../cli/demo-config.ts')).demoConfig(),
+      forge: undefined,
+      tickets: {} as never,
+      dataDir: await tempDir('console-off'),
+      outboxDir: '',
+      allowedHosts: () => consoleHostsFor('0.0.0.0', 8025),
+      reply: async () => ({}) as never,
+      listQuarantine: async () => [],
+      release: async () => ({ result: '', message: '' }),
+      listDead: async () => [],
+      redrive: async () => false,
+    });
+    const answer = await deskConsole.handle({
+      method: 'GET',
+      path: '/',
+      headers: { host: '10.0.0.5:8025' },
+      body: Buffer.alloc(0),
+    });
+    expect(answer?.status).toBe(403);
+  });
+});
