@@ -2,9 +2,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import type { FileForge } from '../../adapters/forges/file/index.ts';
+import type { LocalHttpResponse } from '../../adapters/local/webhook-server.ts';
 import type { DeskConfig, ProjectConfig } from '../../core/config/schema.ts';
 import { errorMessage, PermanentError } from '../../core/errors.ts';
-import { tokensMatch } from '../../core/outbound/webhook.ts';
+import { tokensMatch, type WebhookRequest } from '../../core/outbound/webhook.ts';
 import type { QuarantineEntry } from '../../core/state/quarantine.ts';
 import { normalizeMessageId, type TicketStore } from '../../core/state/tickets.ts';
 import type { DecisionTrace } from '../../core/trace.ts';
@@ -39,18 +40,9 @@ import {
  * console's own Origin.
  */
 
-export interface ConsoleRequest {
-  method: string;
-  path: string;
-  headers: Readonly<Record<string, string | undefined>>;
-  body: Buffer;
-}
-
-export interface ConsoleResponse {
-  status: number;
-  headers: Record<string, string>;
-  body: string | Buffer;
-}
+/** The console reads the same plain requests as the webhook, on the same listener. */
+export type ConsoleRequest = WebhookRequest;
+export type ConsoleResponse = LocalHttpResponse;
 
 export interface ConsoleDeps {
   config: DeskConfig;

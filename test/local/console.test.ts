@@ -18,6 +18,20 @@ const start = async () => {
   return { desk, dataDir, base: desk.consoleUrl.replace(/\/$/, '') };
 };
 
+/** A desk holding ticket demo/support#1 from Ada, and that ticket's page. */
+const startWithTicket = async () => {
+  const started = await start();
+  await smtpClient(started.desk.smtpPort).sendMail({
+    from: CUSTOMER,
+    to: DEMO_ADDRESS,
+    subject: 'Help',
+    text: 'Hi',
+  });
+  await started.desk.idle();
+  const page = await request(`${started.base}/tickets/demo/1`);
+  return { ...started, page };
+};
+
 const hostile = new URL('../fixtures/mail/console/hostile-html.eml', import.meta.url);
 
 describe('the local console', () => {
@@ -55,15 +69,7 @@ describe('the local console', () => {
 
   it('answers the ticket from the reply box through the webhook path, with a reply token', async () => {
     // Prepare
-    const { desk, base, dataDir } = await start();
-    await smtpClient(desk.smtpPort).sendMail({
-      from: CUSTOMER,
-      to: DEMO_ADDRESS,
-      subject: 'Help',
-      text: 'Hi',
-    });
-    await desk.idle();
-    const page = await request(`${base}/tickets/demo/1`);
+    const { base, page, dataDir } = await startWithTicket();
     const before = await filesIn(join(dataDir, 'outbox'));
     // Act
     const posted = await request(`${base}/-/reply/demo/1`, {
@@ -90,15 +96,7 @@ describe('the local console', () => {
   });
 
   it('keeps an internal note out of the customer mail', async () => {
-    const { desk, base, dataDir } = await start();
-    await smtpClient(desk.smtpPort).sendMail({
-      from: CUSTOMER,
-      to: DEMO_ADDRESS,
-      subject: 'Help',
-      text: 'Hi',
-    });
-    await desk.idle();
-    const page = await request(`${base}/tickets/demo/1`);
+    const { base, page, dataDir } = await startWithTicket();
     const before = await filesIn(join(dataDir, 'outbox'));
     const posted = await request(`${base}/-/reply/demo/1`, {
       method: 'POST',
@@ -116,15 +114,8 @@ describe('the local console', () => {
   });
 
   it('refuses a POST without the CSRF token, with a wrong one, or from a foreign Origin', async () => {
-    const { desk, base } = await start();
-    await smtpClient(desk.smtpPort).sendMail({
-      from: CUSTOMER,
-      to: DEMO_ADDRESS,
-      subject: 'Help',
-      text: 'Hi',
-    });
-    await desk.idle();
-    const token = csrfOf((await request(`${base}/tickets/demo/1`)).text);
+    const { base, page } = await startWithTicket();
+    const token = csrfOf(page.text);
     const attempt = (body: string, headers: Record<string, string> = {}) =>
       request(`${base}/-/reply/demo/1`, { method: 'POST', headers: { ...FORM, ...headers }, body });
     expect((await attempt(form({ message: 'x' }))).status).toBe(403);
