@@ -1,0 +1,71 @@
+import addressparser from 'nodemailer/lib/addressparser';
+import type { Mailbox } from '../../model.ts';
+import { decodeEncodedWords } from '../parse/encoded-words.ts';
+
+/**
+ * Who wrote the mail: the one mailbox of the RFC 5322 From header, the identity DMARC evaluates and
+ * the one Postdesk attributes a ticket or a comment to. It must be exactly one mailbox with a plain
+ * addr-spec (RFC 5322 §3.6.2: From is a mailbox-list, and §3.4 a group is an address, not a
+ * mailbox; RFC 2047 §5: an encoded word never appears in an addr-spec; RFC 7489 §6.6.1: a mail
+ * with no From, several From headers, or several From mailboxes gives DMARC no one domain to
+ * check). Anything else is not attributed to anyone: `from_missing` or `from_invalid`, and Sender
+ * or Reply-To never stand in.
+ *
+ * The checks read the raw header value, before any decoding: a group (`g: Ada <ada@x>;,
+ * mallory@y`), an encoded word in the address (`<=?utf-8?q?ada=40x?=>`) and an empty group
+ * (`undisclosed-recipients:;`) are all refused, though a lenient parser would find "Ada" in each.
+ */
+
+export type SenderIdentity =
+  | { ok: true; mailbox: Mailbox }
+  | { ok: false; reason: 'from_missing' | 'from_invalid'; message: string };
+
+/** The dot-atom addr-spec of RFC 5322 §3.4.1 as mail uses it (quoted local parts allowed), with a dotted domain. */
+const ADDR_SPEC =
+  /^(?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+|"(?:[^"\\\r\n]|\\.)*")@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$/;
+
+/** Internationalised addresses (RFC 6532): UTF-8 beyond ASCII is allowed, never encoded words. */
+const UTF8_ADDR_SPEC = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:".]+$/u;
+
+const invalid = (message: string): SenderIdentity => ({ ok: false, reason: 'from_invalid', message });
+
+export const senderIdentity = (fromValues: readonly string[]): SenderIdentity => {
+  const values = fromValues.filter((value) => value.trim() !== '');
+  if (values.length === 0) {
+    return {
+      ok: false,
+      reason: 'from_missing',
+      message: 'the mail has no From header: nobody can be named as its author (RFC 5322 §3.6 requires one)',
+    };
+  }
+  if (values.length > 1) {
+    return invalid(`the mail has ${values.length} From headers; RFC 5322 §3.6 allows exactly one`);
+  }
+  const raw = values[0] ?? '';
+  const entries = addressparser(raw);
+  if (entries.some((entry) => 'group' in entry && entry.group !== undefined)) {
+    return invalid(
+      'the From header uses group syntax ("name: ... ;"), which names no single author (RFC 5322 §3.4); a group can hide the mailbox authentication checked',
+    );
+  }
+  if (entries.length !== 1) {
+    return invalid(
+      `the From header holds ${entries.length} mailboxes; Postdesk attributes a mail to exactly one (RFC 7489 §6.6.1)`,
+    );
+  }
+  const entry = entries[0] as { address?: string; name?: string };
+  const address = (entry.address ?? '').trim();
+  if (address.includes('=?')) {
+    return invalid('the From address is an RFC 2047 encoded word, which is never an address (RFC 2047 §5)');
+  }
+  if (address === '') return invalid('the From header names no address');
+  if (!ADDR_SPEC.test(address) && !UTF8_ADDR_SPEC.test(address)) {
+    return invalid(
+      `the From address ${JSON.stringify(address.slice(0, 200))} is not an addr-spec (RFC 5322 §3.4.1)`,
+    );
+  }
+  const name = decodeEncodedWords((entry.name ?? '').trim())
+    .text.replace(/\s+/g, ' ')
+    .trim();
+  return { ok: true, mailbox: { name, address } };
+};
