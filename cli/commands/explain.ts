@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { PermanentError } from '../../core/errors.ts';
 import { type InboundMail, NO_RECEIPT_VERDICTS } from '../../core/model.ts';
 import { processMail } from '../../core/pipeline.ts';
-import { type Forge, type RawMailStore, silentLogger, systemClock } from '../../core/ports.ts';
+import { type Clock, type Forge, type RawMailStore, silentLogger, systemClock } from '../../core/ports.ts';
 import type { DecisionTrace } from '../../core/trace.ts';
 import { formatTrace } from '../format-trace.ts';
 import {
@@ -51,8 +51,15 @@ const singleFileStore = (path: string): RawMailStore => ({
 
 export const explainMail = async (
   file: string,
-  options: { config: Awaited<ReturnType<typeof loadConfigFile>>; recipients: string[]; dataDir: string },
+  options: {
+    config: Awaited<ReturnType<typeof loadConfigFile>>;
+    recipients: string[];
+    dataDir: string;
+    /** @default systemClock (tests fix it, so a trace's `receivedAt` is the same every run) */
+    clock?: Clock | undefined;
+  },
 ): Promise<DecisionTrace> => {
+  const clock = options.clock ?? systemClock;
   let bytes: Buffer;
   try {
     bytes = await readFile(file);
@@ -68,7 +75,7 @@ export const explainMail = async (
     rawKey: file,
     envelope: { recipients: options.recipients, mailFrom: undefined },
     verdicts: NO_RECEIPT_VERDICTS,
-    receivedAt: systemClock.now(),
+    receivedAt: clock.now(),
   };
   return processMail(mail, {
     config: options.config,
@@ -76,7 +83,7 @@ export const explainMail = async (
     store: readOnlyLocalState(options.dataDir),
     forge: unreachableForge,
     secrets: await readLocalSecretQuietly(options.dataDir),
-    clock: systemClock,
+    clock,
     logger: silentLogger,
     dryRun: true,
   });
