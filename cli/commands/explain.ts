@@ -4,6 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PermanentError } from '../../core/errors.ts';
+import { planOnlyExecutor } from '../../core/execute.ts';
 import { type InboundMail, NO_RECEIPT_VERDICTS } from '../../core/model.ts';
 import { processMail } from '../../core/pipeline.ts';
 import { type Clock, type Forge, type RawMailStore, silentLogger, systemClock } from '../../core/ports.ts';
@@ -85,7 +86,7 @@ export const explainMail = async (
     secrets: await readLocalSecretQuietly(options.dataDir),
     clock,
     logger: silentLogger,
-    dryRun: true,
+    executor: planOnlyExecutor(),
   });
 };
 
