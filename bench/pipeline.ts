@@ -76,16 +76,17 @@ const config = benchConfig();
  */
 const runPass = async (mode: Mode, mails: readonly CorpusMail[], pass: number): Promise<Pass> => {
   const rawStore = memoryRawStore(new Map(mails.map((mail, index) => [`mail/${index}`, mail.bytes])));
+  const store = createMemoryObjectStore();
   const deps: PipelineDeps = {
     config,
     rawStore,
-    store: createMemoryObjectStore(),
+    store,
     forge: createMemoryForge(),
     secrets: benchSecrets(),
     clock: systemClock,
     logger: quietLogger,
     // Up to render: the forge and the store are not written (the stages of the issue's table).
-    ...(mode === 'pipeline' ? { executor: planOnlyExecutor() } : {}),
+    ...(mode === 'pipeline' ? { executor: planOnlyExecutor({ store, clock: systemClock }) } : {}),
   };
   const perMail: number[] = [];
   const traces: DecisionTrace[] = [];

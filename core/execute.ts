@@ -21,7 +21,7 @@ import type { DeliveryRecord } from './trace.ts';
  *   completes the ledger (core/stages/deliver/deliver.ts), counts rate limits and keeps quarantined
  *   mail.
  * - planOnlyExecutor (`postdesk explain`): writes nothing and calls no forge; reports each plan as
- *   what it would make.
+ *   what it would make, and a rate limit only when it would stop the mail.
  */
 
 export interface ExecuteInput {
@@ -93,11 +93,24 @@ const plannedRecord = (plan: DeliverablePlan, project: string): DeliveryRecord =
   };
 };
 
-/** The dry run (`postdesk explain`): every plan is reported, none carried out; nothing is written. */
-export const planOnlyExecutor = (): Executor => ({
+export interface PlanOnlyExecutorDeps {
+  /** The state to read (tickets, rate counters); never written. */
+  store: ObjectStore;
+  clock: Clock;
+}
+
+/**
+ * The dry run (`postdesk explain`): every plan is reported, none carried out; nothing is written
+ * and no forge is called (a repository template is not read). The rate limits are looked at
+ * without counting, and reported only when one would stop the mail.
+ */
+export const planOnlyExecutor = (deps: PlanOnlyExecutorDeps): Executor => ({
   dryRun: true,
   view: {
-    limit: async () => undefined,
+    limit: async (input) => {
+      const result = await limitInbound({ ...input, store: deps.store, clock: deps.clock, readOnly: true });
+      return result.ok ? undefined : result;
+    },
     repoFile: async () => undefined,
   },
   execute: async (plan, input) => ({

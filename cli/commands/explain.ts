@@ -78,15 +78,16 @@ export const explainMail = async (
     verdicts: NO_RECEIPT_VERDICTS,
     receivedAt: clock.now(),
   };
+  const store = readOnlyLocalState(options.dataDir);
   return processMail(mail, {
     config: options.config,
     rawStore: singleFileStore(file),
-    store: readOnlyLocalState(options.dataDir),
+    store,
     forge: unreachableForge,
     secrets: await readLocalSecretQuietly(options.dataDir),
     clock,
     logger: silentLogger,
-    executor: planOnlyExecutor(),
+    executor: planOnlyExecutor({ store, clock }),
   });
 };
 
