@@ -42,6 +42,15 @@ const parseWindows = (windows: Readonly<Record<string, number>>, subBuckets: num
     })
     .sort((a, b) => a.seconds - b.seconds);
 
+const checkScope = (scope: string): void => {
+  if (!SCOPE.test(scope)) {
+    throw new PermanentError(
+      'rate_limit_scope_invalid',
+      `rate-limit scope ${JSON.stringify(scope)} must match [a-z0-9_-]+`,
+    );
+  }
+};
+
 const attribute = (window: Window, bucket: number): string => `w${window.seconds}_${bucket}`;
 
 /** The buckets a window starting `seconds` before `nowMs` touches, the current one last. */
@@ -69,12 +78,7 @@ export const createDynamoRateLimiter = (
 
   return {
     async peek(scope, key, windows): Promise<RateLimitVerdict> {
-      if (!SCOPE.test(scope)) {
-        throw new PermanentError(
-          'rate_limit_scope_invalid',
-          `rate-limit scope ${JSON.stringify(scope)} must match [a-z0-9_-]+`,
-        );
-      }
+      checkScope(scope);
       const parsed = parseWindows(windows, subBuckets);
       const nowMs = clock.now().getTime();
       const stored = await table.get({
@@ -94,12 +98,7 @@ export const createDynamoRateLimiter = (
     },
 
     async hit(scope, key, windows): Promise<RateLimitVerdict> {
-      if (!SCOPE.test(scope)) {
-        throw new PermanentError(
-          'rate_limit_scope_invalid',
-          `rate-limit scope ${JSON.stringify(scope)} must match [a-z0-9_-]+`,
-        );
-      }
+      checkScope(scope);
       const parsed = parseWindows(windows, subBuckets);
       const itemKey = { pk: `${ITEM_KIND.rateLimit}${scope}#${sha256Hex(key, 32)}`, sk: SINGLE_SK };
       const nowMs = clock.now().getTime();
