@@ -1,6 +1,6 @@
 /**
  * `pipeline_throughput`: mails per second through the pipeline as the issue's table has it, parse
- * -> classify -> route -> render (`processMail` with `dryRun`: load, parse, authenticate,
+ * -> classify -> route -> render (`processMail` with the plan-only executor: load, parse, authenticate,
  * classify, route, policy, thread, render; nothing written, no forge call), on the fixture corpus
  * (emails/ and replies/talon/standard_replies/), against mailparser's `simpleParser` alone on the
  * same mails. `pipeline_throughput_deliver` adds deliver: every attachment re-read from the raw
@@ -21,6 +21,7 @@
 import { performance } from 'node:perf_hooks';
 import { simpleParser } from 'mailparser';
 import { createMemoryObjectStore } from '../adapters/local/memory-object-store.ts';
+import { planOnlyExecutor } from '../core/execute.ts';
 import { type PipelineDeps, processMail } from '../core/pipeline.ts';
 import { systemClock } from '../core/ports.ts';
 import type { DecisionTrace } from '../core/trace.ts';
@@ -75,16 +76,17 @@ const config = benchConfig();
  */
 const runPass = async (mode: Mode, mails: readonly CorpusMail[], pass: number): Promise<Pass> => {
   const rawStore = memoryRawStore(new Map(mails.map((mail, index) => [`mail/${index}`, mail.bytes])));
+  const store = createMemoryObjectStore();
   const deps: PipelineDeps = {
     config,
     rawStore,
-    store: createMemoryObjectStore(),
+    store,
     forge: createMemoryForge(),
     secrets: benchSecrets(),
     clock: systemClock,
     logger: quietLogger,
     // Up to render: the forge and the store are not written (the stages of the issue's table).
-    dryRun: mode === 'pipeline',
+    ...(mode === 'pipeline' ? { executor: planOnlyExecutor({ store, clock: systemClock }) } : {}),
   };
   const perMail: number[] = [];
   const traces: DecisionTrace[] = [];

@@ -4,9 +4,10 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PermanentError } from '../../core/errors.ts';
+import { planOnlyExecutor } from '../../core/execute.ts';
 import { type InboundMail, NO_RECEIPT_VERDICTS } from '../../core/model.ts';
 import { processMail } from '../../core/pipeline.ts';
-import { type Forge, type RawMailStore, silentLogger, systemClock } from '../../core/ports.ts';
+import { type Clock, type Forge, type RawMailStore, silentLogger, systemClock } from '../../core/ports.ts';
 import type { DecisionTrace } from '../../core/trace.ts';
 import { formatTrace } from '../format-trace.ts';
 import {
@@ -51,8 +52,15 @@ const singleFileStore = (path: string): RawMailStore => ({
 
 export const explainMail = async (
   file: string,
-  options: { config: Awaited<ReturnType<typeof loadConfigFile>>; recipients: string[]; dataDir: string },
+  options: {
+    config: Awaited<ReturnType<typeof loadConfigFile>>;
+    recipients: string[];
+    dataDir: string;
+    /** @default systemClock (tests fix it, so a trace's `receivedAt` is the same every run) */
+    clock?: Clock | undefined;
+  },
 ): Promise<DecisionTrace> => {
+  const clock = options.clock ?? systemClock;
   let bytes: Buffer;
   try {
     bytes = await readFile(file);
@@ -68,17 +76,18 @@ export const explainMail = async (
     rawKey: file,
     envelope: { recipients: options.recipients, mailFrom: undefined },
     verdicts: NO_RECEIPT_VERDICTS,
-    receivedAt: systemClock.now(),
+    receivedAt: clock.now(),
   };
+  const store = readOnlyLocalState(options.dataDir);
   return processMail(mail, {
     config: options.config,
     rawStore: singleFileStore(file),
-    store: readOnlyLocalState(options.dataDir),
+    store,
     forge: unreachableForge,
     secrets: await readLocalSecretQuietly(options.dataDir),
-    clock: systemClock,
+    clock,
     logger: silentLogger,
-    dryRun: true,
+    executor: planOnlyExecutor({ store, clock }),
   });
 };
 

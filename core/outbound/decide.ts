@@ -127,7 +127,7 @@ export const noteVisibility = (event: NoteHook): 'public' | 'internal' | 'unknow
 
 /** The recipients of a mail about a ticket: participants that can be mailed, minus `exclude`. */
 export const mailableParticipants = (
-  ticket: TicketRecord,
+  ticket: Pick<TicketRecord, 'participants'>,
   state: OutboundTicketState,
   exclude: readonly string[] = [],
 ): string[] => {

@@ -5,12 +5,12 @@ import type { Clock, Logger, ObjectStore } from '../ports.ts';
 import { systemClock } from '../ports.ts';
 import type { RateLimiter } from '../state/rate-limit.ts';
 import { createRateLimiter } from '../state/rate-limit.ts';
-import type { Participant, TicketRecord } from '../state/tickets.ts';
-import { createTicketStore, normalizeAddress } from '../state/tickets.ts';
+import type { Participant } from '../state/tickets.ts';
+import { normalizeAddress } from '../state/tickets.ts';
 import { THANK_YOU_ANY_SUBJECT_LIMIT, THANK_YOU_WINDOW_SECONDS } from './constants.ts';
 import { isNoAutoMailSender, mailableParticipants, SkipReason } from './decide.ts';
 import type { NotifyJob, NotifyQueue } from './jobs.ts';
-import { createOutboundStateStore, type OutboundTicketState } from './state.ts';
+import { createOutboundStateStore } from './state.ts';
 
 /**
  * The pipeline's `onDelivered` hook (core/pipeline.ts): after an issue or a note was made from
@@ -23,6 +23,9 @@ import { createOutboundStateStore, type OutboundTicketState } from './state.ts';
  *   defence against a mail loop with an autoresponder that slips past classification.
  * - new_participant, to participants added from Cc (GitLab: they get it instead of the thank-you),
  *   on a new issue and on a reply that brought new Cc participants.
+ *
+ * Who is greeted comes from the delivery (`Delivery.participantsAdded`: whom this mail added to the
+ * ticket, the same on a retry), never from the ticket's current participants.
  *
  * Every participant is "greeted" once (recorded in the outbound state whether or not a mail went),
  * so a retry of the same delivery, or a later reply, never greets anyone again.
@@ -37,9 +40,6 @@ export interface OnDeliveredDeps {
   /** @default a rate limiter on `store` */
   rateLimiter?: RateLimiter | undefined;
 }
-
-/** A participant added this long ago or less counts as added by the mail being delivered. */
-const RECENT_MS = 15 * 60_000;
 
 export interface OnDeliveredResult {
   queued: NotifyJob[];
@@ -74,7 +74,6 @@ export const createOnDelivered = (deps: OnDeliveredDeps): ((event: DeliveredEven
 /** The hook's logic, returning what it queued and skipped (for tests and logs). */
 export const planAutomaticMail = (deps: OnDeliveredDeps) => {
   const clock = deps.clock ?? systemClock;
-  const tickets = createTicketStore(deps.store, { clock });
   const outboundState = createOutboundStateStore(deps.store, { clock });
   const limiter = deps.rateLimiter ?? createRateLimiter(deps.store, { clock });
 
@@ -83,37 +82,30 @@ export const planAutomaticMail = (deps: OnDeliveredDeps) => {
     // Automated mail never triggers an acknowledgement or a notification (DESIGN, classify).
     if (event.classification.kind !== 'human') return result;
     const project = event.target.project;
-    const { record } = event;
+    const { record, participantsAdded: added } = event.delivery;
     const iid = record.outcome === 'issue' ? record.issue?.iid : record.note?.issueIid;
     if (iid === undefined || (record.outcome !== 'issue' && record.outcome !== 'note')) return result;
     // An internal note (a stranger under `internal_note`) is nothing to greet anyone for.
     if (record.outcome === 'note' && record.note?.internal) return result;
 
-    const ticket = await tickets.get(project.path, iid);
-    if (!ticket) return result;
-    const now = clock.now();
-
+    // Only whom this mail added (the delivery says, from the ticket record it wrote): on a new issue
+    // the requester and its Cc, on a reply the Cc it brought.
     const senderAddress = mailSender(event);
     const requester =
       record.outcome === 'issue'
-        ? (ticket.participants.find((p) => p.source === 'from' && p.address === senderAddress) ??
-          ticket.participants.find((p) => p.source === 'from'))
+        ? (added.find((p) => p.source === 'from' && p.address === senderAddress) ??
+          added.find((p) => p.source === 'from'))
         : undefined;
     const candidates =
       record.outcome === 'issue'
-        ? ticket.participants
-        : ticket.participants.filter(
-            (p) =>
-              p.source !== 'from' &&
-              now.getTime() - Date.parse(p.addedAt) <= RECENT_MS &&
-              p.address !== senderAddress,
-          );
+        ? added
+        : added.filter((p) => p.source !== 'from' && p.address !== senderAddress);
     if (candidates.length === 0) return result;
 
     const state = await outboundState.get(project.path, iid);
     const greeted = new Set(state.greeted);
     const fresh = new Set(candidates.map((p) => p.address).filter((address) => !greeted.has(address)));
-    const mailable = new Set(mailableParticipants(ticket, state));
+    const mailable = new Set(mailableParticipants({ participants: added }, state));
     const title = record.issue?.title ?? '';
     const base = {
       v: 1 as const,
@@ -132,7 +124,7 @@ export const planAutomaticMail = (deps: OnDeliveredDeps) => {
       // the mail: it is neither thanked (GitLab thanks the Reply-To) nor told it was "added".
       if (participant !== requester && participant.source === 'from') continue;
       const kind = participant === requester ? 'thank_you' : 'new_participant';
-      const reason = await refuse(kind, participant, { project, ticket, state, mailable, event });
+      const reason = await refuse(kind, participant, { project, mailable, event });
       if (reason) {
         result.skipped.push({ to: participant.address, kind, reason });
         continue;
@@ -149,13 +141,7 @@ export const planAutomaticMail = (deps: OnDeliveredDeps) => {
   async function refuse(
     kind: 'thank_you' | 'new_participant',
     participant: Participant,
-    context: {
-      project: ProjectConfig;
-      ticket: TicketRecord;
-      state: OutboundTicketState;
-      mailable: ReadonlySet<string>;
-      event: DeliveredEvent;
-    },
+    context: { project: ProjectConfig; mailable: ReadonlySet<string>; event: DeliveredEvent },
   ): Promise<string | undefined> {
     const { project } = context;
     if (!project.notifications[kind]) return SkipReason.disabled;

@@ -1,5 +1,6 @@
 import type { ProjectConfig } from '../config/schema.ts';
 import type { AttachmentMeta, ReceiptVerdicts } from '../model.ts';
+import type { Outcome } from '../trace.ts';
 
 /**
  * The values stages hand each other. Each stage lives in its own folder under `core/stages/` and
@@ -92,3 +93,37 @@ export interface NoteDraft {
   internal: boolean;
   uploads: UploadPlan[];
 }
+
+// --- plan --------------------------------------------------------------------------------------
+
+/** A new issue to make from the mail (core/plan.ts decides, an executor carries it out). */
+export interface IssuePlan {
+  kind: 'issue';
+  draft: IssueDraft;
+}
+
+/** A note to add on an existing issue. */
+export interface NotePlan {
+  kind: 'note';
+  issueIid: number;
+  /** How the reply found its issue: the trace's reason for a planned note. */
+  via: Extract<ThreadDecision, { kind: 'reply' }>['via'];
+  draft: NoteDraft;
+  /** An internal note adds nobody to the ticket and never reopens the issue. */
+  internal: boolean;
+  /** Reopen the issue if it is closed. */
+  reopen: boolean;
+}
+
+/** The route ends without an issue or note: the outcome, its reason code and a sentence for a person. */
+export interface EndingPlan {
+  kind: 'ending';
+  outcome: Exclude<Outcome, 'issue' | 'note'>;
+  reason: string;
+  message: string;
+}
+
+/** What to do for one routed project. */
+export type Plan = IssuePlan | NotePlan | EndingPlan;
+/** A plan that makes something on the forge. */
+export type DeliverablePlan = IssuePlan | NotePlan;

@@ -37,6 +37,8 @@ export interface RateLimiter {
    * seconds (as the config writes it, `'60'`) to the most hits allowed in it; 0 allows none.
    */
   hit(scope: string, key: string, windows: Readonly<Record<string, number>>): Promise<RateLimitVerdict>;
+  /** The verdict `hit` would give now, counting nothing and writing nothing (`postdesk explain`). */
+  peek(scope: string, key: string, windows: Readonly<Record<string, number>>): Promise<RateLimitVerdict>;
 }
 
 export interface RateLimiterOptions {
@@ -114,25 +116,33 @@ export const createRateLimiter = (store: ObjectStore, options: RateLimiterOption
     if (created) await store.delete(bucketKey(base, window, bucket - subBuckets - 2)).catch(() => undefined);
   };
 
+  /** The first full window for one more hit, with what `hit` needs to count it. */
+  const check = async (scope: string, key: string, windows: Readonly<Record<string, number>>) => {
+    if (!SCOPE.test(scope)) {
+      throw new PermanentError(
+        'rate_limit_scope_invalid',
+        `rate-limit scope ${JSON.stringify(scope)} must match [a-z0-9_-]+`,
+      );
+    }
+    const parsed = parseWindows(windows, subBuckets);
+    const base = `ratelimit/${scope}/${sha256Hex(key, 32)}`;
+    const nowMs = clock.now().getTime();
+    const estimates = await Promise.all(parsed.map((window) => estimate(base, window, nowMs)));
+    const full = parsed.find((window, index) => (estimates[index] ?? 0) + 1 > window.max);
+    const verdict: RateLimitVerdict = full
+      ? { allowed: false, exceeded: `${full.max}/${full.seconds}s` }
+      : { allowed: true };
+    return { verdict, parsed, base, nowMs };
+  };
+
   return {
     async hit(scope, key, windows) {
-      if (!SCOPE.test(scope)) {
-        throw new PermanentError(
-          'rate_limit_scope_invalid',
-          `rate-limit scope ${JSON.stringify(scope)} must match [a-z0-9_-]+`,
-        );
-      }
-      const parsed = parseWindows(windows, subBuckets);
-      const base = `ratelimit/${scope}/${sha256Hex(key, 32)}`;
-      const nowMs = clock.now().getTime();
-      const estimates = await Promise.all(parsed.map((window) => estimate(base, window, nowMs)));
-      for (const [index, window] of parsed.entries()) {
-        if ((estimates[index] ?? 0) + 1 > window.max) {
-          return { allowed: false, exceeded: `${window.max}/${window.seconds}s` };
-        }
-      }
-      await Promise.all(parsed.map((window) => increment(base, window, nowMs)));
-      return { allowed: true };
+      const { verdict, parsed, base, nowMs } = await check(scope, key, windows);
+      if (verdict.allowed) await Promise.all(parsed.map((window) => increment(base, window, nowMs)));
+      return verdict;
+    },
+    async peek(scope, key, windows) {
+      return (await check(scope, key, windows)).verdict;
     },
   };
 };

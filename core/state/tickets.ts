@@ -26,6 +26,8 @@ import { readJson, sha256Hex, updateJson } from './json.ts';
 export const MAX_PARTICIPANTS = 10;
 /** Message ids kept per direction on a record (newest kept); the index remembers them all. */
 export const MAX_MESSAGE_IDS = 500;
+/** Inbound mails whose added participants a record remembers (newest kept): enough for any retry. */
+export const MAX_MAIL_ADDITIONS = 50;
 /** Tickets remembered per message id (one per project). */
 const MAX_INDEX_TICKETS = 20;
 
@@ -54,6 +56,12 @@ export const TicketRecordSchema = z.object({
   participants: z.array(ParticipantSchema),
   inboundMessageIds: z.array(z.string()),
   outboundMessageIds: z.array(z.string()),
+  /**
+   * Who each inbound mail added, by pipeline mail id (the last MAX_MAIL_ADDITIONS mails that added
+   * anyone), written with the participants themselves: a retry of a delivery, or a duplicate,
+   * reports the participants its first attempt added. Absent on records written before it existed.
+   */
+  addedByMail: z.array(z.object({ mailId: z.string(), addresses: z.array(z.string()) })).optional(),
 });
 export type TicketRecord = z.output<typeof TicketRecordSchema>;
 
@@ -159,6 +167,73 @@ export interface TicketChange {
   aboveLimit: string[];
 }
 
+export interface InboundChange extends TicketChange {
+  /** The participants this mail added, on this attempt or an earlier one (`addedByMail`), in order. */
+  addedByMail: Participant[];
+}
+
+/** The participants of a record that the mail `mailId` added (see `addedByMail`), in record order. */
+export const participantsAddedBy = (record: TicketRecord, mailId: string): Participant[] => {
+  const addresses = new Set(record.addedByMail?.find((entry) => entry.mailId === mailId)?.addresses);
+  return record.participants.filter((participant) => addresses.has(participant.address));
+};
+
+/** The candidates an inbound mail offers: its sender, its From when that differs, and Cc by policy. */
+const inboundCandidates = (input: RecordInboundInput): ParticipantCandidate[] => {
+  const candidates: ParticipantCandidate[] = [];
+  if (input.sender)
+    candidates.push({ address: input.sender.address, name: input.sender.name, source: 'from' });
+  // The From address may differ from Reply-To; it is the one replies are authorised by.
+  if (input.author)
+    candidates.push({ address: input.author.address, name: input.author.name, source: 'from' });
+  if (input.participantsFromCc) {
+    for (const cc of input.cc) candidates.push({ address: cc.address, name: cc.name, source: 'cc' });
+  }
+  return candidates;
+};
+
+/**
+ * The pure change `recordInbound` makes to a record (`base`: the current one, or a fresh one when
+ * `exists` is false), shared by every ticket store: participants merged, the message id appended,
+ * and whom this mail added remembered. `next` is undefined when nothing changes.
+ */
+export const inboundChange = (
+  base: TicketRecord,
+  exists: boolean,
+  input: RecordInboundInput,
+  messageId: string | undefined,
+  now: Date,
+): { next: TicketRecord | undefined; merge: ParticipantMerge } => {
+  const merge = mergeParticipants(base.participants, inboundCandidates(input), {
+    isDeskAddress: input.isDeskAddress,
+    now,
+  });
+  const inbound = appendCapped(base.inboundMessageIds, messageId);
+  if (exists && merge.added.length === 0 && !inbound) return { next: undefined, merge };
+  return {
+    next: {
+      ...base,
+      updatedAt: now.toISOString(),
+      participants: merge.participants,
+      inboundMessageIds: inbound ?? base.inboundMessageIds,
+      ...rememberAdded(base.addedByMail, input.mailId, merge.added),
+    },
+    merge,
+  };
+};
+
+const rememberAdded = (
+  additions: TicketRecord['addedByMail'],
+  mailId: string,
+  added: readonly Participant[],
+): Pick<TicketRecord, 'addedByMail'> => {
+  if (added.length === 0) return additions === undefined ? {} : { addedByMail: additions };
+  const prior = additions?.find((entry) => entry.mailId === mailId);
+  const others = (additions ?? []).filter((entry) => entry !== prior);
+  const addresses = [...(prior?.addresses ?? []), ...added.map((participant) => participant.address)];
+  return { addedByMail: [...others, { mailId, addresses }].slice(-MAX_MAIL_ADDITIONS) };
+};
+
 export interface TicketStore {
   key(projectPath: string, iid: number): string;
   get(projectPath: string, iid: number): Promise<TicketRecord | undefined>;
@@ -167,7 +242,7 @@ export interface TicketStore {
    * sender and, by policy, the Cc'd addresses. Then indexes the message id. Idempotent: a retry
    * adds nothing twice.
    */
-  recordInbound(input: RecordInboundInput): Promise<TicketChange>;
+  recordInbound(input: RecordInboundInput): Promise<InboundChange>;
   /** Records a mail we sent on the ticket; `messageId` must be the one the transport returned. */
   recordOutbound(projectPath: string, iid: number, messageId: string): Promise<TicketRecord>;
   /** Adds participants by hand (`manual`) or from a later source; capped like Cc. */
@@ -288,37 +363,19 @@ export const createTicketStore = (store: ObjectStore, options: TicketStoreOption
     },
 
     async recordInbound(input) {
-      const candidates: ParticipantCandidate[] = [];
-      if (input.sender)
-        candidates.push({ address: input.sender.address, name: input.sender.name, source: 'from' });
-      // The From address may differ from Reply-To; it is the one replies are authorised by.
-      if (input.author)
-        candidates.push({ address: input.author.address, name: input.author.name, source: 'from' });
-      if (input.participantsFromCc) {
-        for (const cc of input.cc) candidates.push({ address: cc.address, name: cc.name, source: 'cc' });
-      }
       const messageId = input.messageId === undefined ? undefined : normalizeMessageId(input.messageId);
-      const change = await updateWithParticipants(input, (current, now) => {
-        const base = current ?? fresh(input, now, input.mailId);
-        const merge = mergeParticipants(base.participants, candidates, {
-          isDeskAddress: input.isDeskAddress,
+      const change = await updateWithParticipants(input, (current, now) =>
+        inboundChange(
+          current ?? fresh(input, now, input.mailId),
+          current !== undefined,
+          input,
+          messageId,
           now,
-        });
-        const inbound = appendCapped(base.inboundMessageIds, messageId);
-        if (current && merge.added.length === 0 && !inbound) return { next: undefined, merge };
-        return {
-          next: {
-            ...base,
-            updatedAt: now.toISOString(),
-            participants: merge.participants,
-            inboundMessageIds: inbound ?? base.inboundMessageIds,
-          },
-          merge,
-        };
-      });
+        ),
+      );
       // After the record: an index hit then always finds a record to check participants against.
       if (messageId) await indexMessageId(messageId, input, 'inbound');
-      return change;
+      return { ...change, addedByMail: participantsAddedBy(change.record, input.mailId) };
     },
 
     async recordOutbound(projectPath, iid, messageId) {

@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import type { MemoryObjectStore } from '../../adapters/local/memory-object-store.ts';
 import type { InboundMail } from '../../core/model.ts';
 import type { NotifyJob, NotifyQueue } from '../../core/outbound/jobs.ts';
 import { createOnDelivered, planAutomaticMail } from '../../core/outbound/on-delivered.ts';
 import type { DeliveredEvent } from '../../core/pipeline.ts';
 import type { MailClass } from '../../core/stages/contracts.ts';
+import type { Delivery } from '../../core/stages/deliver/index.ts';
 import { createTicketStore } from '../../core/state/tickets.ts';
+import type { DeliveryRecord } from '../../core/trace.ts';
 import { buildMail } from '../support/mail-factory.ts';
 import { deskConfig, fixedClock, memoryStore, PROJECT, recordingLogger, seedTicket } from './support.ts';
 
@@ -35,7 +38,9 @@ const event = (options: {
   kind?: MailClass;
   outcome?: 'issue' | 'note';
   config?: ReturnType<typeof deskConfig>;
-}): DeliveredEvent => {
+  /** For a note: the addresses the reply added to the ticket. */
+  added?: readonly string[];
+}): TestEvent => {
   const config = options.config ?? deskConfig();
   const project = config.projects[0];
   if (!project) throw new Error('no project');
@@ -50,7 +55,8 @@ const event = (options: {
     ]),
     classification: { kind: options.kind ?? 'human', reason: options.kind ?? 'human', signals: [] },
     target: { project, address: 'support+test@desk.example.com', via: 'project_key' },
-    record:
+    added: options.added ?? [],
+    delivery: delivery(
       outcome === 'issue'
         ? {
             project: project.path,
@@ -72,7 +78,32 @@ const event = (options: {
             reason: 'reply_token',
             note: { issueIid: options.iid, body: 'thanks', internal: false, uploads: [] },
           },
+    ),
   };
+};
+
+type TestEvent = DeliveredEvent & { added: readonly string[] };
+
+const delivery = (record: DeliveryRecord): Delivery => ({
+  record,
+  stage: { verdict: record.outcome, reason: record.reason },
+  participantsAdded: [],
+  messageIds: [],
+});
+
+/**
+ * The event as the pipeline hands it over: the delivery names the participants the mail added, on
+ * a new issue everyone on its (freshly seeded) ticket, on a note the addresses the test names.
+ */
+const delivered = async (store: MemoryObjectStore, event: TestEvent): Promise<DeliveredEvent> => {
+  const { record } = event.delivery;
+  const iid = record.issue?.iid ?? record.note?.issueIid ?? 0;
+  const participants = (await createTicketStore(store).get(PROJECT, iid))?.participants ?? [];
+  const participantsAdded =
+    record.outcome === 'issue'
+      ? participants
+      : participants.filter((participant) => event.added.includes(participant.address));
+  return { ...event, delivery: { ...event.delivery, participantsAdded } };
 };
 
 const setup = (config = deskConfig()) => {
@@ -80,7 +111,8 @@ const setup = (config = deskConfig()) => {
   const queue = recordingQueue();
   const clock = fixedClock();
   const logger = recordingLogger();
-  const plan = planAutomaticMail({ config, store, queue, clock, logger });
+  const planFor = planAutomaticMail({ config, store, queue, clock, logger });
+  const plan = async (event: TestEvent) => planFor(await delivered(store, event));
   return { store, queue, clock, logger, plan, config };
 };
 
@@ -241,8 +273,8 @@ describe('new participant', () => {
       () => false,
     );
     // Act
-    await plan(event({ iid: 1, outcome: 'note' }));
-    await plan(event({ iid: 1, outcome: 'note' }));
+    await plan(event({ iid: 1, outcome: 'note', added: ['carol@customer.example'] }));
+    await plan(event({ iid: 1, outcome: 'note', added: ['carol@customer.example'] }));
     // Assess
     expect(queue.jobs.map((job) => [job.kind, job.to])).toEqual([
       ['thank_you', 'ada@customer.example'],
@@ -266,7 +298,7 @@ describe('the pipeline hook', () => {
         },
       },
     });
-    await expect(hook(event({ iid: 1 }))).resolves.toBeUndefined();
+    await expect(hook(await delivered(store, event({ iid: 1 })))).resolves.toBeUndefined();
     expect(logger.lines.some((line) => line.level === 'error')).toBe(true);
   });
 });

@@ -64,7 +64,7 @@ import {
  *
  * Defences guarded: the delivery ledger and its lease (core/state/ledger.ts,
  * core/stages/deliver/claim.ts), the hidden marker and the recovery search
- * (core/stages/deliver/issue.ts, note.ts), the adapter's retry policy (adapters/forges/gitlab/
+ * (core/stages/deliver/deliver.ts), the adapter's retry policy (adapters/forges/gitlab/
  * client.ts: bounded retries, Retry-After, no blind re-send of a POST that may have arrived), S3's
  * conditional writes (adapters/aws/s3-object-store.ts), the transient/permanent split
  * (core/errors.ts, adapters/aws/errors.ts), and the handler's partial batch failures

@@ -141,6 +141,24 @@ describe('ticket records', () => {
     expect(store.snapshot()).toEqual(before);
   });
 
+  it('remembers whom each mail added: a retry reports the same participants, another mail only its own', async () => {
+    // Prepare
+    const tickets = createTicketStore(createMemoryObjectStore(), { clock });
+    const first = await tickets.recordInbound(inbound({ cc: [box('bob@example.com')] }));
+    // Act
+    const retry = await tickets.recordInbound(inbound({ cc: [box('bob@example.com')] }));
+    const reply = await tickets.recordInbound(
+      inbound({ mailId: 'ses-2', messageId: 'second@mail.example.com', cc: [box('carol@example.com')] }),
+    );
+    // Assess
+    const addresses = (change: { addedByMail: { address: string }[] }) =>
+      change.addedByMail.map((participant) => participant.address);
+    expect(addresses(first)).toEqual(['alice@example.com', 'bob@example.com']);
+    expect(retry.added).toEqual([]);
+    expect(addresses(retry)).toEqual(['alice@example.com', 'bob@example.com']);
+    expect(addresses(reply)).toEqual(['carol@example.com']);
+  });
+
   it('retries a lost compare-and-swap and keeps both writers’ changes', async () => {
     // Prepare
     const base = createMemoryObjectStore();

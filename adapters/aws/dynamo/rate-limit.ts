@@ -42,6 +42,15 @@ const parseWindows = (windows: Readonly<Record<string, number>>, subBuckets: num
     })
     .sort((a, b) => a.seconds - b.seconds);
 
+const checkScope = (scope: string): void => {
+  if (!SCOPE.test(scope)) {
+    throw new PermanentError(
+      'rate_limit_scope_invalid',
+      `rate-limit scope ${JSON.stringify(scope)} must match [a-z0-9_-]+`,
+    );
+  }
+};
+
 const attribute = (window: Window, bucket: number): string => `w${window.seconds}_${bucket}`;
 
 /** The buckets a window starting `seconds` before `nowMs` touches, the current one last. */
@@ -68,13 +77,28 @@ export const createDynamoRateLimiter = (
   const subBuckets = options.subBuckets ?? 10;
 
   return {
-    async hit(scope, key, windows): Promise<RateLimitVerdict> {
-      if (!SCOPE.test(scope)) {
-        throw new PermanentError(
-          'rate_limit_scope_invalid',
-          `rate-limit scope ${JSON.stringify(scope)} must match [a-z0-9_-]+`,
+    async peek(scope, key, windows): Promise<RateLimitVerdict> {
+      checkScope(scope);
+      const parsed = parseWindows(windows, subBuckets);
+      const nowMs = clock.now().getTime();
+      const stored = await table.get({
+        pk: `${ITEM_KIND.rateLimit}${scope}#${sha256Hex(key, 32)}`,
+        sk: SINGLE_SK,
+      });
+      // An item past its TTL but not yet deleted counts nothing, as a hit would treat it.
+      const item = countIn(stored, ATTR.expiresAt) > nowSeconds(clock) ? stored : undefined;
+      for (const window of parsed) {
+        const count = bucketsOf(window, nowMs).reduce(
+          (sum, bucket) => sum + countIn(item, attribute(window, bucket)),
+          0,
         );
+        if (count + 1 > window.max) return { allowed: false, exceeded: `${window.max}/${window.seconds}s` };
       }
+      return { allowed: true };
+    },
+
+    async hit(scope, key, windows): Promise<RateLimitVerdict> {
+      checkScope(scope);
       const parsed = parseWindows(windows, subBuckets);
       const itemKey = { pk: `${ITEM_KIND.rateLimit}${scope}#${sha256Hex(key, 32)}`, sk: SINGLE_SK };
       const nowMs = clock.now().getTime();

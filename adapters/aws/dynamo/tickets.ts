@@ -3,12 +3,13 @@ import { PermanentError } from '../../../core/errors.ts';
 import { systemClock } from '../../../core/ports.ts';
 import { sha256Hex } from '../../../core/state/json.ts';
 import {
+  inboundChange,
   MAX_MESSAGE_IDS,
   mergeParticipants,
   normalizeAddress,
   normalizeMessageId,
-  type ParticipantCandidate,
   type ParticipantMerge,
+  participantsAddedBy,
   type TicketChange,
   type TicketRecord,
   TicketRecordSchema,
@@ -139,37 +140,19 @@ export const createDynamoTicketStore = (
     },
 
     async recordInbound(input) {
-      const candidates: ParticipantCandidate[] = [];
-      if (input.sender)
-        candidates.push({ address: input.sender.address, name: input.sender.name, source: 'from' });
-      // The From address may differ from Reply-To; it is the one replies are authorised by.
-      if (input.author)
-        candidates.push({ address: input.author.address, name: input.author.name, source: 'from' });
-      if (input.participantsFromCc) {
-        for (const cc of input.cc) candidates.push({ address: cc.address, name: cc.name, source: 'cc' });
-      }
       const messageId = input.messageId === undefined ? undefined : normalizeMessageId(input.messageId);
-      const change = await updateWithParticipants(input, (current, now) => {
-        const base = current ?? fresh(input, now, input.mailId);
-        const merge = mergeParticipants(base.participants, candidates, {
-          isDeskAddress: input.isDeskAddress,
+      const change = await updateWithParticipants(input, (current, now) =>
+        inboundChange(
+          current ?? fresh(input, now, input.mailId),
+          current !== undefined,
+          input,
+          messageId,
           now,
-        });
-        const inbound = appendCapped(base.inboundMessageIds, messageId);
-        if (current && merge.added.length === 0 && !inbound) return { next: undefined, merge };
-        return {
-          next: {
-            ...base,
-            updatedAt: now.toISOString(),
-            participants: merge.participants,
-            inboundMessageIds: inbound ?? base.inboundMessageIds,
-          },
-          merge,
-        };
-      });
+        ),
+      );
       // After the record: an index hit then always finds a record to check participants against.
       if (messageId) await indexMessageId(messageId, input, 'inbound');
-      return change;
+      return { ...change, addedByMail: participantsAddedBy(change.record, input.mailId) };
     },
 
     async recordOutbound(projectPath, iid, messageId) {

@@ -1,16 +1,11 @@
 import type { Forge, ForgeNote, ForgeProjectRef } from '../../ports.ts';
-import { createLedger } from '../../state/ledger.ts';
-import { createTicketStore } from '../../state/tickets.ts';
 import type { DeliveryRecord } from '../../trace.ts';
-import type { NoteDraft, ThreadDecision } from '../contracts.ts';
-import { authorSender, replySender } from '../thread/sender.ts';
-import { claimDelivery, underClaim } from './claim.ts';
-import { aboveLimitMessage, type DeliverIssueInput, duplicateRecord } from './issue.ts';
-import { deliveryMarker, withMarker } from './marker.ts';
+import type { NoteDraft, NotePlan, ThreadDecision } from '../contracts.ts';
+import { type DeliverInput, type DeliveryKind, deliverPlan, duplicateRecord, type Made } from './deliver.ts';
 import { DeliverReason } from './reasons.ts';
-import { replaceUploadLinks, uploadAll, uploadSummaries } from './uploads.ts';
+import { uploadSummaries } from './uploads.ts';
 
-export interface DeliverNoteInput extends Omit<DeliverIssueInput, 'draft'> {
+export interface DeliverNoteInput extends DeliverInput {
   decision: Extract<ThreadDecision, { kind: 'reply' }>;
   draft: NoteDraft;
 }
@@ -37,83 +32,71 @@ const reopenIfClosed = async (forge: Forge, ref: ForgeProjectRef, issueIid: numb
 };
 
 /**
- * Deliver for a reply: exactly one note per (mail, project), by the same ledger and marker protocol
- * as deliverIssue. Then, for a participant's (non-internal) reply, the ticket record gains the
- * Message-ID and the sender and Cc if new; a stranger's or an automated mail's internal note adds
- * nobody. Reopen when the decision says so and the issue is closed.
+ * A reply's delivery: addNote on the issue thread found, found again by `findNoteByMarker` after a
+ * crash. A participant's (non-internal) note adds the sender and Cc to the ticket and reopens the
+ * issue when the plan says so and it is closed; an internal note (a stranger's, an automated mail's)
+ * adds nobody and reopens nothing.
  */
-export const deliverNote = async (input: DeliverNoteInput): Promise<DeliveryRecord> => {
-  const { mail, target, draft, forge, decision } = input;
-  const project = target.project;
-  const ref = { path: project.path };
-  const ledger = createLedger(input.store, {
-    clock: input.clock,
-    ...(input.leaseMs === undefined ? {} : { leaseMs: input.leaseMs }),
-  });
-  const tickets = createTicketStore(input.store, { clock: input.clock });
-  const marker = deliveryMarker(input.mailId, project.path);
-  const uploads = uploadSummaries(draft.uploads);
-  const internal = draft.internal || decision.internal;
-
-  const claimed = await claimDelivery(ledger, {
-    mailId: input.mailId,
-    projectKey: project.key,
-    projectPath: project.path,
-    kind: 'note',
-    issueIid: decision.issueIid,
-    marker,
-  });
-  if (claimed.kind === 'duplicate') {
-    return duplicateRecord(project.path, claimed.entry, undefined, { body: draft.body, internal, uploads });
-  }
-
-  return underClaim(ledger, claimed.claim, async (progress) => {
-    // A crashed attempt searched on the issue it was delivering to, which the ledger remembers.
-    let issueIid = decision.issueIid;
-    let note: ForgeNote | undefined;
-    let body = draft.body;
-    if (claimed.recovering) {
-      const earlierIid = claimed.claim.entry.issueIid ?? decision.issueIid;
-      note = await forge.findNoteByMarker(ref, earlierIid, marker);
-      if (note) issueIid = earlierIid;
-    }
-    const recovered = note !== undefined;
-    if (!note) {
-      const made = await uploadAll(forge, ref, draft.uploads, input.uploadConcurrency);
-      body = withMarker(replaceUploadLinks(draft.body, made), marker);
-      progress.mutationStarted = true;
-      note = await forge.addNote(ref, issueIid, { body, internal });
-    }
-    progress.mutated = true;
-
-    const reopened = decision.reopen && !internal ? await reopenIfClosed(forge, ref, issueIid) : false;
-
-    const change = await tickets.recordInbound({
-      projectPath: project.path,
-      iid: issueIid,
-      mailId: input.mailId,
-      messageId: mail.messageId,
-      sender: internal ? undefined : replySender(mail, input.isDeskAddress),
-      author: internal ? undefined : authorSender(mail, input.isDeskAddress),
-      cc: internal ? [] : mail.cc,
-      participantsFromCc: project.participants_from_cc,
-      isDeskAddress: input.isDeskAddress,
-    });
-    await ledger.complete(claimed.claim, { kind: 'note', issueIid, noteId: note.id, reopened });
-
-    const notes = [
-      recovered
-        ? `the note was added by an earlier attempt; found by its marker, not added again`
-        : undefined,
-      reopened ? `issue #${issueIid} was closed and has been reopened` : undefined,
-      aboveLimitMessage(change.aboveLimit),
-    ].filter((text): text is string => text !== undefined);
+export const noteDelivery =
+  (plan: NotePlan, project: string) =>
+  (forge: Forge, ref: ForgeProjectRef, marker: string): DeliveryKind => {
+    const { draft, internal } = plan;
+    const uploads = uploadSummaries(draft.uploads);
+    const madeNote = (issueIid: number, note: ForgeNote): Made => ({ issueIid, noteId: note.id });
     return {
-      project: project.path,
-      outcome: 'note',
-      reason: recovered ? DeliverReason.recoveredByMarker : DeliverReason.noteAdded,
-      ...(notes.length > 0 ? { message: notes.join('; ') } : {}),
-      note: { issueIid, id: note.id, body, internal, uploads, reopened },
+      claim: { kind: 'note', issueIid: plan.issueIid },
+      text: draft.body,
+      uploads: draft.uploads,
+      addsParticipants: !internal,
+      madeReason: DeliverReason.noteAdded,
+      async find(claim) {
+        // A crashed attempt searched on the issue it was delivering to, which the ledger remembers.
+        const earlierIid = claim.entry.issueIid ?? plan.issueIid;
+        const note = await forge.findNoteByMarker(ref, earlierIid, marker);
+        return note ? madeNote(earlierIid, note) : undefined;
+      },
+      make: async (body) =>
+        madeNote(plan.issueIid, await forge.addNote(ref, plan.issueIid, { body, internal })),
+      async after(made) {
+        const reopened = plan.reopen && !internal ? await reopenIfClosed(forge, ref, made.issueIid) : false;
+        return {
+          made: { ...made, reopened },
+          notes: reopened ? [`issue #${made.issueIid} was closed and has been reopened`] : [],
+        };
+      },
+      recovered: () => 'the note was added by an earlier attempt; found by its marker, not added again',
+      ledgerResult: (made) => ({
+        kind: 'note',
+        issueIid: made.issueIid,
+        noteId: made.noteId ?? 0,
+        reopened: made.reopened ?? false,
+      }),
+      record: (body, made): Pick<DeliveryRecord, 'outcome' | 'note'> => ({
+        outcome: 'note',
+        note: { issueIid: made.issueIid, id: made.noteId, body, internal, uploads, reopened: made.reopened },
+      }),
+      duplicate: (entry) =>
+        duplicateRecord(project, entry, undefined, { body: draft.body, internal, uploads }),
     };
-  });
-};
+  };
+
+/** The note plan for a reply decision and its draft. */
+export const notePlan = (
+  decision: Extract<ThreadDecision, { kind: 'reply' }>,
+  draft: NoteDraft,
+): NotePlan => ({
+  kind: 'note',
+  issueIid: decision.issueIid,
+  via: decision.via,
+  draft,
+  internal: draft.internal || decision.internal,
+  reopen: decision.reopen,
+});
+
+/**
+ * Deliver for a reply: exactly one note per (mail, project), by deliverPlan's ledger and marker
+ * protocol. Returns the route's record.
+ */
+export const deliverNote = async (input: DeliverNoteInput): Promise<DeliveryRecord> =>
+  (await deliverPlan(input, noteDelivery(notePlan(input.decision, input.draft), input.target.project.path)))
+    .record;

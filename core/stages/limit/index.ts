@@ -42,6 +42,11 @@ export interface LimitInboundInput extends LimitInput {
   clock?: Clock | undefined;
   /** @default a rate limiter on `store` */
   limiter?: RateLimiter | undefined;
+  /**
+   * Look without counting (`postdesk explain`): the verdict a hit would get, or the one this mail
+   * already got; nothing is written. @default false
+   */
+  readOnly?: boolean | undefined;
 }
 
 const DecisionSchema = z.object({ allowed: z.boolean(), exceeded: z.string().optional() });
@@ -54,11 +59,13 @@ const hitOnce = async (
   key: string,
   windows: Readonly<Record<string, number>>,
   mailId: string,
+  readOnly: boolean,
 ): Promise<RateLimitVerdict> => {
   // Hashed: the key holds an address, and object keys must not.
   const decisionKey = `${DECISION_PREFIX}/${rule.scope}/${sha256Hex(`${mailId}\0${key}`, 40)}.json`;
   const prior = await readJson(store, decisionKey, DecisionSchema);
   if (prior) return prior.value;
+  if (readOnly) return limiter.peek(rule.scope, key, windows);
   const verdict = await limiter.hit(rule.scope, key, windows);
   const written = await store.putIfAbsent(decisionKey, JSON.stringify(verdict));
   if (written !== 'exists') return verdict;
@@ -72,7 +79,16 @@ export const limitInbound = async (input: LimitInboundInput): Promise<StageResul
   for (const rule of inboundLimitRules) {
     const key = rule.key(input);
     if (key === undefined || key === '') continue;
-    const verdict = await hitOnce(input.store, limiter, rule, key, rule.windows(input), input.mailId);
+    const windows = rule.windows(input);
+    const verdict = await hitOnce(
+      input.store,
+      limiter,
+      rule,
+      key,
+      windows,
+      input.mailId,
+      input.readOnly === true,
+    );
     checked.push(rule.reason);
     if (verdict.allowed) continue;
     const automated = input.classification.kind !== 'human';

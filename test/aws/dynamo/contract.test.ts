@@ -166,6 +166,23 @@ describe.each(Object.entries(backends))('desk state on %s', (_name, make) => {
     });
   });
 
+  it('peek gives the verdict a hit would get and counts nothing', async () => {
+    // Prepare
+    const { clock } = fakeClock();
+    const state = await make(clock);
+    for (let i = 0; i < 2; i++) await state.limiter.hit('inbound', 'k', { '10': 3 });
+    // Act
+    const peeks = [];
+    for (let i = 0; i < 3; i++) peeks.push(await state.limiter.peek('inbound', 'k', { '10': 3 }));
+    const third = await state.limiter.hit('inbound', 'k', { '10': 3 });
+    const full = await state.limiter.peek('inbound', 'k', { '10': 3 });
+    // Assess
+    expect(peeks).toEqual([{ allowed: true }, { allowed: true }, { allowed: true }]);
+    expect(third).toEqual({ allowed: true });
+    expect(full).toEqual({ allowed: false, exceeded: '3/10s' });
+    expect(await state.limiter.peek('inbound', 'other', { '10': 3 })).toEqual({ allowed: true });
+  });
+
   it('issue-rate-limit-sliding-undercount: a burst at the end of a bucket still counts in full', async () => {
     // Prepare: 10 s window, 1 s buckets; three hits late in the first bucket
     const { clock, advance } = fakeClock(Date.parse('2025-01-01T00:00:00Z'));

@@ -1,0 +1,164 @@
+import type { AuthenticationPolicy, DeskConfig, ProjectConfig } from './config/schema.ts';
+import type { AttachmentMeta, InboundMail, ParsedMail } from './model.ts';
+import type { DeskSecret } from './ports.ts';
+import { authenticateMail } from './stages/authenticate/index.ts';
+import type { Classification, EndingPlan, Plan, RouteTarget } from './stages/contracts.ts';
+import { notePlan } from './stages/deliver/index.ts';
+import type { LimitInput, LimitPass } from './stages/limit/index.ts';
+import { renderIssue, renderNote } from './stages/render/index.ts';
+import { threadMail } from './stages/thread/index.ts';
+import type { TicketStore } from './state/tickets.ts';
+import type { StageName, StageResult } from './trace.ts';
+
+/**
+ * The decision for one routed project: policy -> thread -> limit -> render, composed from the
+ * stage functions, ending in a Plan (an issue to make, a note to add, or the route's ending). It
+ * makes nothing: an executor (core/execute.ts) carries the plan out, or, for `postdesk explain`,
+ * only reports it. What decide reads beyond the ticket store it reads through the executor's view,
+ * so a plan-only executor can keep it from counting rate limits or calling the forge.
+ */
+
+/** The mail as decide sees it. */
+export interface MailToDecide {
+  inbound: InboundMail;
+  parsed: ParsedMail;
+  classification: Classification;
+}
+
+/** What decide reads through the executor that will carry out its plan. */
+export interface DecideView {
+  /**
+   * The rate limits (config.rate_limits) for the mail after threading. A delivering executor counts
+   * the mail; a plan-only one only looks, and answers only when a limit would stop the mail (so
+   * explain's trace shows the limit stage only then). Undefined: nothing to report.
+   */
+  limit(input: LimitInput): Promise<StageResult<LimitPass> | undefined>;
+  /** A file of the project's repository (a description template); undefined when it is not read here. */
+  repoFile(project: ProjectConfig, path: string): Promise<string | undefined>;
+}
+
+/** Runs one stage for the project and records it in the trace; an undefined result is not recorded. */
+export type StageRunner = <R extends StageResult<unknown> | undefined>(
+  name: StageName,
+  run: () => Promise<R>,
+) => Promise<R>;
+
+export interface DecideContext {
+  config: DeskConfig;
+  tickets: TicketStore;
+  replyKey: DeskSecret['reply_key'];
+  /** Built once per mail (a set over every project alias). */
+  isDeskAddress: (address: string) => boolean;
+  /** The raw mail as an attachment, uploaded only when render must truncate a body. */
+  original: AttachmentMeta;
+  view: DecideView;
+  stage: StageRunner;
+}
+
+const ending = (result: Extract<StageResult<unknown>, { ok: false }>): EndingPlan => ({
+  kind: 'ending',
+  outcome: result.outcome,
+  reason: result.reason,
+  message: result.message,
+});
+
+export const decide = async (
+  mail: MailToDecide,
+  target: RouteTarget,
+  context: DecideContext,
+): Promise<Plan> => {
+  const { inbound, parsed, classification } = mail;
+  const { config, stage } = context;
+  const project = target.project;
+
+  const { policy, notEvaluated } = effectivePolicy(
+    project.authentication ?? config.authentication,
+    inbound.verdicts.source,
+  );
+  const auth = await stage('policy', async () => {
+    const result = authenticateMail(parsed, inbound.verdicts, policy);
+    if (!result.ok || notEvaluated.length === 0) return result;
+    return { ...result, detail: { ...result.detail, notEvaluated, verdictSource: inbound.verdicts.source } };
+  });
+  if (!auth.ok) return ending(auth);
+  const extraLabels = auth.value.failed.length > 0 && policy.on_fail === 'label' ? [policy.fail_label] : [];
+
+  const threaded = await stage('thread', () =>
+    threadMail({
+      mail: parsed,
+      target,
+      classification,
+      tickets: context.tickets,
+      replyKey: context.replyKey,
+      deskAddress: context.isDeskAddress,
+    }),
+  );
+  if (!threaded.ok) return ending(threaded);
+  const thread = threaded.value;
+
+  // Floods: sliding windows per ticket, per sender and per desk.
+  const limited = await stage('limit', () =>
+    context.view.limit({
+      mailId: inbound.id,
+      mail: parsed,
+      classification,
+      project,
+      thread,
+      rateLimits: config.rate_limits,
+      isDeskAddress: context.isDeskAddress,
+    }),
+  );
+  if (limited && !limited.ok) return ending(limited);
+
+  if (thread.kind === 'new_ticket') {
+    const template = await resolveTemplate(project, context.view);
+    const draft = await stage('render', () =>
+      renderIssue({
+        mail: parsed,
+        project,
+        limits: config.limits,
+        template,
+        extraLabels,
+        original: context.original,
+      }),
+    );
+    return draft.ok ? { kind: 'issue', draft: draft.value } : ending(draft);
+  }
+
+  const note = await stage('render', () =>
+    renderNote({
+      mail: parsed,
+      project,
+      limits: config.limits,
+      internal: thread.internal,
+      automated: classification.kind !== 'human',
+      original: context.original,
+    }),
+  );
+  return note.ok ? notePlan(thread, note.value) : ending(note);
+};
+
+/**
+ * The policy a mail can actually be held to. SES mail (`source: 'ses'`) is held to all of it. The
+ * local desk has no spam or virus scanner, so those requirements are not evaluated there; a bare
+ * file (`explain`, `ingest`) has no receipt at all, so none are. Either way the trace says which
+ * requirements were not evaluated, instead of quarantining every local mail as "unverified".
+ */
+export const effectivePolicy = (
+  policy: AuthenticationPolicy,
+  source: InboundMail['verdicts']['source'],
+): { policy: AuthenticationPolicy; notEvaluated: string[] } => {
+  if (source === 'ses') return { policy, notEvaluated: [] };
+  const unavailable = source === 'local' ? new Set(['spam', 'virus']) : new Set(policy.require);
+  return {
+    policy: { ...policy, require: policy.require.filter((name) => !unavailable.has(name)) },
+    notEvaluated: policy.require.filter((name) => unavailable.has(name)),
+  };
+};
+
+/** The project's description template: inline text, or a file read from the repo through the view. */
+const resolveTemplate = async (project: ProjectConfig, view: DecideView): Promise<string | undefined> => {
+  if (!project.template) return undefined;
+  if ('inline' in project.template) return project.template.inline;
+  return view.repoFile(project, project.template.path);
+};
