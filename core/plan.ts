@@ -2,6 +2,7 @@ import type { AuthenticationPolicy, DeskConfig, ProjectConfig } from './config/s
 import type { AttachmentMeta, InboundMail, ParsedMail } from './model.ts';
 import type { DeskSecret } from './ports.ts';
 import { authenticateMail } from './stages/authenticate/index.ts';
+import { requireSenderIdentity } from './stages/authenticate/sender-identity.ts';
 import type { Classification, EndingPlan, Plan, RouteTarget } from './stages/contracts.ts';
 import { notePlan } from './stages/deliver/index.ts';
 import type { LimitInput, LimitPass } from './stages/limit/index.ts';
@@ -76,6 +77,9 @@ export const decide = async (
     inbound.verdicts.source,
   );
   const auth = await stage('policy', async () => {
+    // One author or none: the mailbox DMARC evaluated, never Sender or Reply-To standing in.
+    const author = requireSenderIdentity(parsed);
+    if (!author.ok) return author;
     const result = authenticateMail(parsed, inbound.verdicts, policy);
     if (!result.ok || notEvaluated.length === 0) return result;
     return { ...result, detail: { ...result.detail, notEvaluated, verdictSource: inbound.verdicts.source } };

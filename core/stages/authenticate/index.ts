@@ -3,7 +3,6 @@ import type { ParsedMail, ReceiptVerdicts, VerdictStatus } from '../../model.ts'
 import { pass, type StageResult, stop } from '../../trace.ts';
 import type { AuthAssessment } from '../contracts.ts';
 import { countIgnoredAuthResults } from './auth-results.ts';
-import { senderIdentity } from './sender-identity.ts';
 
 export { authservId, countIgnoredAuthResults, SES_AUTHSERV_ID } from './auth-results.ts';
 
@@ -50,14 +49,6 @@ export const authenticateMail = (
   verdicts: ReceiptVerdicts,
   policy: AuthenticationPolicy,
 ): StageResult<AuthAssessment> => {
-  // Authentication vouches for one author or for nobody: a From that is not exactly one plain
-  // mailbox is kept for a person, never attributed (core/stages/authenticate/sender-identity.ts).
-  const author = senderIdentity(mail.headers.get('from') ?? []);
-  if (!author.ok) {
-    return stop('quarantined', author.reason, `${author.message}.`, {
-      from: (mail.headers.get('from') ?? []).slice(0, 2).map((value) => value.slice(0, 300)),
-    });
-  }
   const authResults = countIgnoredAuthResults(mail, verdicts.source);
   const sealer = verdicts.arc?.sealer?.toLowerCase();
   const arcTrusted =

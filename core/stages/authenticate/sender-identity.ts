@@ -1,5 +1,6 @@
 import addressparser from 'nodemailer/lib/addressparser';
-import type { Mailbox } from '../../model.ts';
+import type { Mailbox, ParsedMail } from '../../model.ts';
+import { pass, type StageResult, stop } from '../../trace.ts';
 import { decodeEncodedWords } from '../parse/encoded-words.ts';
 
 /**
@@ -68,4 +69,18 @@ export const senderIdentity = (fromValues: readonly string[]): SenderIdentity =>
     .text.replace(/\s+/g, ' ')
     .trim();
   return { ok: true, mailbox: { name, address } };
+};
+
+/**
+ * The identity as a stage result, for the per-project policy stage: a mail routed to a project
+ * whose From names nobody is kept for a person (quarantine), never attributed. Mail that reaches
+ * no project is not held for this: it ends at route as any mail for nobody does.
+ */
+export const requireSenderIdentity = (mail: ParsedMail): StageResult<Mailbox> => {
+  const from = mail.headers.get('from') ?? [];
+  const author = senderIdentity(from);
+  if (author.ok) return pass(author.mailbox, 'identified', 'sender_identified');
+  return stop('quarantined', author.reason, `${author.message}.`, {
+    from: from.slice(0, 2).map((value) => value.slice(0, 300)),
+  });
 };
