@@ -30,15 +30,12 @@ const findingsIn = (outdir: string): string[] => {
 };
 
 describe('policy checks (cdk-nag AwsSolutions and Postdesk rules)', () => {
-  it(
-    'leave no unacknowledged finding in the policy validation report',
-    () => {
+  it.each(['create', 'create-and-activate'])(
+    'leave no unacknowledged finding in the policy validation report (ruleSetMode=%s)',
+    (ruleSetMode) => {
       // Prepare: as `cdk synth` runs offline: an explicit region, no account
       const outdir = mkdtempSync(join(tmpdir(), 'postdesk-nag-'));
-      const desk = buildDeskApp({
-        outdir,
-        context: { region: TEST_REGION, ruleSetMode: 'create-and-activate' },
-      });
+      const desk = buildDeskApp({ outdir, context: { region: TEST_REGION, ruleSetMode } });
       // Act
       desk.app.synth();
       // Assess
