@@ -105,10 +105,12 @@ export class DeskFunction extends Construct {
    *
    * s3:ListBucket on the bucket makes a missing key a 404 instead of a 403, which the state
    * adapters rely on (a message id never seen before is the common case); the functions never
-   * list. The grant is bound to the function's own prefixes by `s3:prefix`: a listing must name
-   * one of them. IfExists, because S3's check of ListBucket for a GET of a missing key is not a
-   * listing and carries no prefix; an explicit listing always does (the empty string for the
-   * whole bucket), so it cannot list outside the prefixes.
+   * list. The grant is bound to the function's own prefixes by `s3:prefix`: a listing that names
+   * a prefix must name one of them. IfExists, because S3's check of ListBucket for a GET of a
+   * missing key is not a listing and names no prefix, and a plain StringLike would turn every
+   * miss into a 403. The cost: a listing with no prefix at all (which no function makes) is not
+   * refused by this condition; it would show key names, never content (GetObject stays bound to
+   * the prefixes).
    */
   useBucket(
     bucket: s3.IBucket,

@@ -131,6 +131,20 @@ describe('rule set guard, create mode', () => {
     expect(fake.active).toBe('platform');
   });
 
+  it('rollback of a failed create: succeeds and touches nothing', async () => {
+    fake.sets.set(OURS, [OUR_RULE]);
+    fake.active = OURS;
+    const created = await processEvent(
+      event('Create', 'create', { ResourceProperties: { RuleSetName: OURS, Mode: 'create' } }),
+      client,
+    );
+    const rollback = await processEvent(
+      event('Delete', 'create', { PhysicalResourceId: created.PhysicalResourceId }),
+      client,
+    );
+    expect([created.Status, rollback.Status, fake.active]).toEqual(['FAILED', 'SUCCESS', OURS]);
+  });
+
   it('delete: succeeds when the set is already gone', async () => {
     const response = await processEvent(event('Delete', 'create'), client);
     expect(response.Status).toBe('SUCCESS');
@@ -169,6 +183,16 @@ describe('rule set guard, create-and-activate mode', () => {
     );
     expect(rollback.Status).toBe('SUCCESS');
     expect(writes()).toBe(0);
+  });
+
+  it('rollback after our create succeeded and another resource failed: the activation is undone', async () => {
+    fake.sets.set(OURS, [OUR_RULE]);
+    const created = await processEvent(event('Create', 'create-and-activate'), client);
+    await processEvent(
+      event('Delete', 'create-and-activate', { PhysicalResourceId: created.PhysicalResourceId }),
+      client,
+    );
+    expect(fake.active).toBeUndefined();
   });
 
   it('update: moves activation from our old set to the renamed one', async () => {
