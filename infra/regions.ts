@@ -9,6 +9,11 @@
  *   (https://aws.amazon.com/about-aws/whats-new/2023/09/amazon-ses-email-service-7-regions/,
  *   checked 2026-12-02); before it SES received in us-east-1, us-west-2 and eu-west-1 only.
  *
+ * What "checked" means here: on that date the list was compared with the copies of these pages
+ * that could be read offline. The pages and their "Email receiving" sections are at these
+ * addresses; the receiving table's rows were not in the copies, so the seven regions added in
+ * 2023 rest on the announcement. Compare again with the live table before changing the list.
+ *
  * Only regions every account has are built in. Opt-in regions (ap-southeast-3 and the others an
  * account must enable first) and regions AWS adds later are accepted only when named with the
  * `additionalInboundRegions` option, after checking the page above.
