@@ -241,6 +241,15 @@ describe('SNS subscription dead letters (item 6)', () => {
     });
   });
 
+  it('encrypts the subscription dead-letter queues with the queues key, which SNS may use for both topics', () => {
+    stateless.hasResourceProperties('AWS::SQS::Queue', {
+      QueueName: Match.absent(),
+      KmsMasterKeyId: { 'Fn::GetAtt': [logicalId(desk.stateless.node.findChild('QueuesKey')), 'Arn'] },
+      MessageRetentionPeriod: 14 * 24 * 3600,
+      RedrivePolicy: Match.absent(),
+    });
+  });
+
   it('alarms on NumberOfNotificationsFailed of both topics', () => {
     stateless.resourcePropertiesCountIs(
       'AWS::CloudWatch::Alarm',
