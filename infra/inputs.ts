@@ -69,6 +69,7 @@ export const CONTEXT_KEYS = [
   'logRetentionDays',
   'quarantineAlarmThreshold',
   'additionalInboundRegions',
+  'allowExampleConfig',
 ] as const;
 
 export interface DeployOptions {
@@ -152,7 +153,11 @@ export interface ReadDeployInputsProps {
   readonly configFile: string;
   /** All CDK context (`app.node.getAllContext()`). */
   readonly context: Readonly<Record<string, unknown>>;
-  /** Region and account the CDK CLI resolved (CDK_DEFAULT_REGION / CDK_DEFAULT_ACCOUNT). */
+  /**
+   * Region and account from the environment, used when the context names none: the region from
+   * AWS_REGION / AWS_DEFAULT_REGION (never CDK_DEFAULT_REGION alone), the account from
+   * CDK_DEFAULT_ACCOUNT (infra/app-inputs.ts).
+   */
   readonly environment?: { readonly region?: string | undefined; readonly account?: string | undefined };
 }
 

@@ -35,8 +35,42 @@ export const receiptRuleArn = (props: {
 /** Prefixes of the desk bucket (DESIGN.md "State"). SES writes `mail/`; the functions own the rest. */
 export const BUCKET_PREFIXES = {
   mail: 'mail/',
+  ledger: 'ledger/',
+  tickets: 'tickets/',
+  msgid: 'msgid/',
+  quarantine: 'quarantine/',
   rateLimit: 'ratelimit/',
+  outbox: 'outbox/',
   state: ['ledger/', 'tickets/', 'msgid/', 'quarantine/', 'ratelimit/', 'outbox/'],
+} as const;
+
+/**
+ * What each function touches of the bucket, from its code. Inbound: raw mail, and every state
+ * prefix (delivery ledger, ticket records and the message-id index, quarantine, rate-limit
+ * counters, which it also deletes, and outbox/ for stored jobs and unsubscribes). Webhook: reads
+ * ticket records, writes outbox/ (unsubscribes, oversized jobs). Notify: ticket records and the
+ * message-id index (outbound mail and bounces), rate-limit counters and outbox/ (sent-mail marks,
+ * stored jobs), deleting old counters and the jobs it has sent.
+ */
+export const BUCKET_ACCESS = {
+  inbound: {
+    read: [BUCKET_PREFIXES.mail],
+    readWrite: BUCKET_PREFIXES.state,
+    delete: [BUCKET_PREFIXES.rateLimit],
+  },
+  webhook: {
+    read: [BUCKET_PREFIXES.tickets],
+    readWrite: [BUCKET_PREFIXES.outbox],
+  },
+  notify: {
+    readWrite: [
+      BUCKET_PREFIXES.tickets,
+      BUCKET_PREFIXES.msgid,
+      BUCKET_PREFIXES.rateLimit,
+      BUCKET_PREFIXES.outbox,
+    ],
+    delete: [BUCKET_PREFIXES.rateLimit, BUCKET_PREFIXES.outbox],
+  },
 } as const;
 
 /** The functions' EMF namespace (Powertools Metrics). */

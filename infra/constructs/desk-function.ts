@@ -99,44 +99,72 @@ export class DeskFunction extends Construct {
   }
 
   /**
-   * POSTDESK_BUCKET, with read of the `read` prefixes and read/write/delete of the `readWrite`
-   * ones (the rate limiter deletes old counters). s3:ListBucket on the bucket itself makes a missing key a 404 instead of a 403, which the state
-   * adapters rely on (a message id never seen before is the common case).
+   * POSTDESK_BUCKET, with s3:GetObject on the `read` prefixes, s3:GetObject and s3:PutObject on
+   * the `readWrite` ones, and s3:DeleteObject on the `delete` ones (the rate limiter drops old
+   * counters, the notify function its stored jobs); nothing else of the bucket.
+   *
+   * s3:ListBucket on the bucket makes a missing key a 404 instead of a 403, which the state
+   * adapters rely on (a message id never seen before is the common case); the functions never
+   * list. The grant is bound to the function's own prefixes by `s3:prefix`: a listing that names
+   * a prefix must name one of them. IfExists, because S3's check of ListBucket for a GET of a
+   * missing key is not a listing and names no prefix, and a plain StringLike would turn every
+   * miss into a 403. The cost: a listing with no prefix at all (which no function makes) is not
+   * refused by this condition; it would show key names, never content (GetObject stays bound to
+   * the prefixes).
    */
   useBucket(
     bucket: s3.IBucket,
-    access: { readonly read?: readonly string[]; readonly readWrite?: readonly string[] },
+    access: {
+      readonly read?: readonly string[];
+      readonly readWrite?: readonly string[];
+      readonly delete?: readonly string[];
+    },
   ): void {
     this.function.addEnvironment('POSTDESK_BUCKET', bucket.bucketName);
-    const read = (access.read ?? []).map((prefix) => bucket.arnForObjects(`${prefix}*`));
-    const readWrite = (access.readWrite ?? []).map((prefix) => bucket.arnForObjects(`${prefix}*`));
+    const objects = (prefixes: readonly string[] | undefined): string[] =>
+      (prefixes ?? []).map((prefix) => bucket.arnForObjects(`${prefix}*`));
+    const read = objects(access.read);
+    const readWrite = objects(access.readWrite);
+    const deletable = objects(access.delete);
+    const prefixes = [
+      ...new Set([...(access.read ?? []), ...(access.readWrite ?? []), ...(access.delete ?? [])]),
+    ];
     this.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }),
+      new iam.PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [bucket.bucketArn],
+        conditions: { StringLikeIfExists: { 's3:prefix': prefixes.map((prefix) => `${prefix}*`) } },
+      }),
     );
     if (read.length > 0) {
       this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: read }));
     }
     if (readWrite.length > 0) {
       this.role.addToPrincipalPolicy(
-        new iam.PolicyStatement({
-          actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
-          resources: readWrite,
-        }),
+        new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: readWrite }),
+      );
+    }
+    if (deletable.length > 0) {
+      this.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: ['s3:DeleteObject'], resources: deletable }),
       );
     }
     acknowledgeWildcardResources(
       this,
-      [...read, ...readWrite],
-      'Object keys under a desk prefix are message ids and ticket numbers known only at run time; the grant is limited to the prefixes this function owns, never the whole bucket.',
+      [...new Set([...read, ...readWrite, ...deletable])],
+      'Object keys under a desk prefix are message ids and ticket numbers known only at run time; the grant is limited to the prefixes this function touches, never the whole bucket.',
     );
   }
 
-  /** POSTDESK_KMS_KEY_ID, with the right to encrypt and decrypt with the desk key. */
+  /**
+   * POSTDESK_KMS_KEY_ID, with what SSE-KMS and the secret need of the desk key: a data key for a
+   * write (kms:GenerateDataKey) and kms:Decrypt for a read. No function calls kms:Encrypt.
+   */
   useKey(key: kms.IKey): void {
     this.function.addEnvironment('POSTDESK_KMS_KEY_ID', key.keyArn);
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
-        actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
         resources: [key.keyArn],
       }),
     );

@@ -17,6 +17,14 @@ export interface WatchedQueue {
   readonly deadLetterQueue: sqs.IQueue;
 }
 
+/** An SNS topic whose failed deliveries, and the subscription's dead letters, are watched. */
+export interface WatchedTopic {
+  readonly name: string;
+  readonly topic: sns.ITopic;
+  /** The redrive dead-letter queue of the topic's SQS subscription. */
+  readonly deadLetterQueue: sqs.IQueue;
+}
+
 export interface DeskMonitoringProps {
   readonly deskName: string;
   /** Encrypts the alarm topic. */
@@ -24,6 +32,8 @@ export interface DeskMonitoringProps {
   /** @default - no email subscription */
   readonly alarmEmail?: string | undefined;
   readonly queues: readonly WatchedQueue[];
+  /** @default - none */
+  readonly topics?: readonly WatchedTopic[];
   readonly functions: readonly { readonly name: string; readonly function: lambda.IFunction }[];
   /** The Powertools service name of the function that emits `quarantined`. */
   readonly quarantineService: string;
@@ -105,6 +115,31 @@ export class DeskMonitoring extends Construct {
         notify,
       );
     }
+    const topics = props.topics ?? [];
+    for (const watched of topics) {
+      // SNS retried and gave up: the notification went to the subscription's dead-letter queue
+      // (or, without one, was lost). Either way a mail or a bounce was not handed to the desk.
+      this.alarm(
+        `${watched.name}NotificationsFailed`,
+        `Postdesk ${props.deskName}: SNS could not deliver ${watched.name} notifications to their queue (see docs/DEPLOY.md, "Where to look")`,
+        watched.topic.metricNumberOfNotificationsFailed({
+          period: Duration.minutes(5),
+          statistic: cloudwatch.Stats.SUM,
+        }),
+        1,
+        notify,
+      );
+      this.alarm(
+        `${watched.name}SubscriptionDeadLetters`,
+        `Postdesk ${props.deskName}: ${watched.name} notifications in the subscription's dead-letter queue (move them to the work queue once the cause is fixed)`,
+        watched.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          period: Duration.minutes(1),
+          statistic: cloudwatch.Stats.MAXIMUM,
+        }),
+        1,
+        notify,
+      );
+    }
     for (const watched of props.functions) {
       this.alarm(
         `${watched.name}Errors`,
@@ -181,6 +216,26 @@ export class DeskMonitoring extends Construct {
         width: 6,
       }),
     );
+    if (topics.length > 0) {
+      this.dashboard.addWidgets(
+        new cloudwatch.GraphWidget({
+          title: 'SNS deliveries failed',
+          left: topics.map((t) =>
+            t.topic.metricNumberOfNotificationsFailed({ label: t.name, statistic: cloudwatch.Stats.SUM }),
+          ),
+          width: 12,
+        }),
+        new cloudwatch.GraphWidget({
+          title: 'Subscription dead letters',
+          left: topics.map((t) =>
+            t.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+              label: `${t.name} subscription DLQ`,
+            }),
+          ),
+          width: 12,
+        }),
+      );
+    }
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({ title: 'Quarantined per hour', left: [quarantined], width: 12 }),
       new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 12 }),

@@ -62,16 +62,27 @@ export class DeskStore extends Construct {
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    // SES writes raw mail through S3 into a bucket whose default encryption is this key, so S3
-    // asks KMS for a data key on SES's behalf; Decrypt covers the multipart upload of large mail.
-    // Only SES acting for this account, never for another one (confused deputy).
+    // SES writes raw mail through S3 into a bucket whose default encryption is this key (SSE-KMS),
+    // so S3 asks KMS for a data key on SES's behalf (kms:GenerateDataKey), and kms:Decrypt covers
+    // the parts of a multipart upload of large mail (AWS re:Post Knowledge Center,
+    // https://repost.aws/knowledge-center/s3-large-file-encryption-kms-key, checked 2026-12-02).
+    // No kms:Encrypt: SSE-KMS never calls it. The SES page on receiving permissions
+    // (https://docs.aws.amazon.com/ses/latest/dg/receiving-email-permissions.html, sections "Give
+    // SES permission to use your AWS KMS key" and "Setting up IAM role permissions for Deliver to
+    // S3 bucket action", checked 2026-12-02) covers the S3 action's own KmsKeyArn, SES encrypting
+    // before the write, which the desk does not use; even there its role example grants
+    // kms:GenerateDataKey* and nothing else. Only SES acting for this account and our receipt rule
+    // (aws:SourceAccount, aws:SourceArn, as the bucket policy below and that page's bucket example):
+    // no other account (confused deputy) and no other rule of ours.
     this.key.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'AllowSesToStoreMailForThisAccount',
         principals: [new iam.ServicePrincipal('ses.amazonaws.com')],
         actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
         resources: ['*'],
-        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account, 'aws:SourceArn': props.receiptRuleArn },
+        },
       }),
     );
 

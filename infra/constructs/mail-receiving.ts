@@ -8,7 +8,7 @@ import { Construct } from 'constructs';
 import { DeployInputError, type RuleSetMode } from '../inputs.ts';
 import { receiptRuleArn } from '../naming.ts';
 import { inboundRegionProblem } from '../regions.ts';
-import { RuleSetActivation } from './rule-set-activation.ts';
+import { RuleSetGuard } from './rule-set-guard.ts';
 import { allowSesToPublishToTopicsOf } from './ses-topic-key.ts';
 
 export interface MailReceivingProps {
@@ -63,7 +63,8 @@ export class MailReceiving extends Construct {
   readonly topic: sns.Topic;
   readonly rule: ses.ReceiptRule;
   readonly ruleArn: string;
-  readonly activation: RuleSetActivation | undefined;
+  /** Our set's guard (and, in create-and-activate mode, its activation); none in existing mode. */
+  readonly guard: RuleSetGuard | undefined;
 
   constructor(scope: Construct, id: string, props: MailReceivingProps) {
     super(scope, id);
@@ -103,8 +104,8 @@ export class MailReceiving extends Construct {
         conditions: { StringEquals: { 'aws:SourceAccount': stack.account, 'aws:SourceArn': this.ruleArn } },
       }),
     );
-    // Publishing to a KMS-encrypted topic needs a data key from the topic's key.
-    allowSesToPublishToTopicsOf(props.encryptionKey);
+    // Publishing to a KMS-encrypted topic needs a data key from the topic's key, for this rule only.
+    allowSesToPublishToTopicsOf(props.encryptionKey, this.ruleArn);
 
     const ruleSet =
       props.ruleSetMode === 'existing'
@@ -136,16 +137,27 @@ export class MailReceiving extends Construct {
     // SES checks, when the rule is created, that it may publish to the topic.
     this.rule.node.addDependency(this.topic);
 
-    if (props.ruleSetMode === 'create-and-activate') {
-      this.activation = new RuleSetActivation(this, 'Activation', {
-        ruleSetName: props.ruleSetName,
-        logRetention: props.logRetention,
-      });
-      // Activate a set that already holds our rule, never an empty one (an empty active set
-      // rejects all mail of the region).
-      this.activation.resource.node.addDependency(this.rule);
+    if (props.ruleSetMode === 'existing') {
+      // Not our set: nothing to activate, and nothing of it to guard beyond our rule.
+      this.guard = undefined;
     } else {
-      this.activation = undefined;
+      // Construct id 'Activation' as before in create-and-activate mode: an existing deployment's
+      // custom resource is updated in place, never replaced (a replacement's delete would switch
+      // off the set its create had just activated).
+      this.guard = new RuleSetGuard(
+        this,
+        props.ruleSetMode === 'create-and-activate' ? 'Activation' : 'Teardown',
+        {
+          ruleSetName: props.ruleSetName,
+          ruleNames: [props.ruleName],
+          mode: props.ruleSetMode,
+          logRetention: props.logRetention,
+        },
+      );
+      // Activate a set that already holds our rule, never an empty one (an empty active set
+      // rejects all mail of the region); and on delete, guard the set before the rule and the set
+      // are deleted (CloudFormation deletes dependents first).
+      this.guard.resource.node.addDependency(this.rule);
     }
   }
 }

@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -36,6 +36,36 @@ export class QueueWithDeadLetter extends Construct {
       enforceSSL: true,
       visibilityTimeout: props.visibilityTimeout,
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? 5 },
+    });
+  }
+}
+
+export interface SubscriptionDeadLetterQueueProps {
+  /** Encrypts the queue (the work queues' key, which the topics may already use). */
+  readonly encryptionKey: kms.IKey;
+}
+
+/**
+ * Where SNS puts a notification it could not deliver to its SQS subscription (a redrive policy on
+ * the subscription, not on a queue): the queue policy denied it, the queue's key refused SNS, the
+ * queue was gone. Without it SNS drops the notification after its retries and the mail sits in
+ * the bucket unseen. Kept 14 days, as the work queues' dead letters.
+ */
+export class SubscriptionDeadLetterQueue extends Construct {
+  readonly queue: sqs.Queue;
+
+  constructor(scope: Construct, id: string, props: SubscriptionDeadLetterQueueProps) {
+    super(scope, id);
+    this.queue = new sqs.Queue(this, 'Queue', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: props.encryptionKey,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(DEAD_LETTER_RETENTION_DAYS),
+    });
+    Validations.of(this.queue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        "This queue is a dead-letter queue: the redrive target of an SNS subscription (the subscription's RedrivePolicy), which cdk-nag does not recognise as it recognises a queue's. A dead-letter queue has no dead-letter queue of its own; an alarm fires on its first message.",
     });
   }
 }

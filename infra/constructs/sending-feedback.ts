@@ -48,9 +48,9 @@ export class SendingFeedback extends Construct {
       masterKey: props.encryptionKey,
       enforceSSL: true,
     });
-    // SES publishes as a service: the topic's key must let it make data keys (the key also serves
-    // the receipt rule's topic and the alarm topic, so the statement is bound to the account).
-    allowSesToPublishToTopicsOf(props.encryptionKey);
+    // SES publishes as a service: the topic's key must let it make data keys, for this
+    // configuration set only (the key also serves the receipt rule's topic and the alarm topic).
+    allowSesToPublishToTopicsOf(props.encryptionKey, this.configurationSetArn);
 
     this.configurationSet.addEventDestination('BouncesAndComplaints', {
       destination: ses.EventDestination.snsTopic(this.topic),

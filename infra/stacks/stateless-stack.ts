@@ -10,11 +10,11 @@ import { DeskFunction } from '../constructs/desk-function.ts';
 import { DeskMonitoring } from '../constructs/desk-monitoring.ts';
 import type { DeskStore } from '../constructs/desk-store.ts';
 import { MailReceiving } from '../constructs/mail-receiving.ts';
-import { QueueWithDeadLetter } from '../constructs/queue-with-dead-letter.ts';
+import { QueueWithDeadLetter, SubscriptionDeadLetterQueue } from '../constructs/queue-with-dead-letter.ts';
 import { SendingFeedback } from '../constructs/sending-feedback.ts';
 import { SendingIdentity } from '../constructs/sending-identity.ts';
 import { type DeployInputs, ruleRecipients } from '../inputs.ts';
-import { BUCKET_PREFIXES, mailBucketName } from '../naming.ts';
+import { BUCKET_ACCESS, BUCKET_PREFIXES, mailBucketName } from '../naming.ts';
 import { FUNCTION_ENTRIES } from '../paths.ts';
 
 export interface StatelessStackProps extends StackProps {
@@ -39,6 +39,9 @@ export class StatelessStack extends Stack {
   readonly notify: DeskFunction;
   readonly inboundQueue: QueueWithDeadLetter;
   readonly outboundQueue: QueueWithDeadLetter;
+  /** Notifications SNS could not deliver to the inbound queue (mail received) and the outbound one (feedback). */
+  readonly receivedSubscriptionDeadLetters: SubscriptionDeadLetterQueue;
+  readonly feedbackSubscriptionDeadLetters: SubscriptionDeadLetterQueue;
   readonly identity: SendingIdentity;
   readonly feedback: SendingFeedback;
   readonly monitoring: DeskMonitoring;
@@ -96,8 +99,19 @@ export class StatelessStack extends Stack {
     });
     // Raw delivery: the SQS body is SES's notification JSON itself (mail, receipt with verdicts
     // and envelope recipients), not wrapped in an SNS envelope.
+    // A notification SNS cannot deliver goes to a dead-letter queue instead of being dropped.
+    this.receivedSubscriptionDeadLetters = new SubscriptionDeadLetterQueue(
+      this,
+      'ReceivedSubscriptionDeadLetters',
+      {
+        encryptionKey: queuesKey,
+      },
+    );
     this.receiving.topic.addSubscription(
-      new subscriptions.SqsSubscription(this.inboundQueue.queue, { rawMessageDelivery: true }),
+      new subscriptions.SqsSubscription(this.inboundQueue.queue, {
+        rawMessageDelivery: true,
+        deadLetterQueue: this.receivedSubscriptionDeadLetters.queue,
+      }),
     );
     this.outboundQueue = new QueueWithDeadLetter(this, 'OutboundQueue', {
       encryptionKey: queuesKey,
@@ -111,8 +125,18 @@ export class StatelessStack extends Stack {
       deskName: options.deskName,
       encryptionKey: topicsKey,
     });
+    this.feedbackSubscriptionDeadLetters = new SubscriptionDeadLetterQueue(
+      this,
+      'FeedbackSubscriptionDeadLetters',
+      {
+        encryptionKey: queuesKey,
+      },
+    );
     this.feedback.topic.addSubscription(
-      new subscriptions.SqsSubscription(this.outboundQueue.queue, { rawMessageDelivery: true }),
+      new subscriptions.SqsSubscription(this.outboundQueue.queue, {
+        rawMessageDelivery: true,
+        deadLetterQueue: this.feedbackSubscriptionDeadLetters.queue,
+      }),
     );
 
     // The configuration set is named in every send (POSTDESK_SES_CONFIGURATION_SET) and is the
@@ -134,7 +158,7 @@ export class StatelessStack extends Stack {
       serviceName: `${options.deskName}-inbound`,
       environment,
     });
-    this.inbound.useBucket(bucket, { read: [BUCKET_PREFIXES.mail], readWrite: BUCKET_PREFIXES.state });
+    this.inbound.useBucket(bucket, BUCKET_ACCESS.inbound);
     this.inbound.useKey(store.key);
     this.inbound.useSecret(store.secret);
     this.inbound.useOutboundQueue(this.outboundQueue.queue, queuesKey);
@@ -156,8 +180,9 @@ export class StatelessStack extends Stack {
       serviceName: `${options.deskName}-webhook`,
       environment,
     });
-    // Only what it touches: ticket records (core/state/tickets.ts, tickets/) and outbox/ (unsubscribes, core/outbound/state.ts; oversized jobs, core/outbound/jobs.ts).
-    this.webhook.useBucket(bucket, { readWrite: ['tickets/', 'outbox/'] });
+    // Only what it touches: it reads ticket records (core/state/tickets.ts) and writes outbox/
+    // (unsubscribes, core/outbound/state.ts; oversized jobs, core/outbound/jobs.ts).
+    this.webhook.useBucket(bucket, BUCKET_ACCESS.webhook);
     this.webhook.useKey(store.key);
     this.webhook.useSecret(store.secret);
     this.webhook.useOutboundQueue(this.outboundQueue.queue, queuesKey);
@@ -177,7 +202,7 @@ export class StatelessStack extends Stack {
       serviceName: `${options.deskName}-notify`,
       environment,
     });
-    this.notify.useBucket(bucket, { readWrite: BUCKET_PREFIXES.state });
+    this.notify.useBucket(bucket, BUCKET_ACCESS.notify);
     this.notify.useKey(store.key);
     this.notify.useSecret(store.secret);
     this.notify.sendMailAs(
@@ -210,6 +235,18 @@ export class StatelessStack extends Stack {
           name: 'Outbound',
           queue: this.outboundQueue.queue,
           deadLetterQueue: this.outboundQueue.deadLetterQueue,
+        },
+      ],
+      topics: [
+        {
+          name: 'MailReceived',
+          topic: this.receiving.topic,
+          deadLetterQueue: this.receivedSubscriptionDeadLetters.queue,
+        },
+        {
+          name: 'Feedback',
+          topic: this.feedback.topic,
+          deadLetterQueue: this.feedbackSubscriptionDeadLetters.queue,
         },
       ],
       functions: [
@@ -259,6 +296,16 @@ export class StatelessStack extends Stack {
       'ReceiptRuleSetMode',
       options.ruleSetMode,
       'create: inactive until activated; create-and-activate; existing',
+    );
+    output(
+      'ReceivedSubscriptionDeadLetterQueueUrl',
+      this.receivedSubscriptionDeadLetters.queue.queueUrl,
+      'Mail notifications SNS could not deliver to the inbound queue',
+    );
+    output(
+      'FeedbackSubscriptionDeadLetterQueueUrl',
+      this.feedbackSubscriptionDeadLetters.queue.queueUrl,
+      'Bounce and complaint notifications SNS could not deliver to the outbound queue',
     );
     output('InboundQueueUrl', this.inboundQueue.queue.queueUrl, 'Mail waiting for the inbound function');
     output(

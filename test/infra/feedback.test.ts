@@ -2,7 +2,7 @@ import type { CfnElement } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, it } from 'vitest';
-import { type DeskApp, synthDesk, TEST_ACCOUNT, TEST_REGION } from './support.ts';
+import { type DeskApp, SYNTH_TIMEOUT, synthDesk, TEST_ACCOUNT, TEST_REGION } from './support.ts';
 
 /** One synthesized app for the whole file (synthesis is the slow part). */
 let stateless: Template;
@@ -22,7 +22,7 @@ beforeAll(() => {
   topicId = logicalId(feedback.topic);
   topicsKeyId = logicalId(desk.stateless.node.findChild('TopicsKey'));
   outboundQueueId = logicalId(outboundQueue.queue);
-});
+}, SYNTH_TIMEOUT);
 
 const configurationSetArn = () => ({
   'Fn::Join': [
@@ -91,7 +91,7 @@ describe('sending feedback (SES bounces and complaints)', () => {
     });
   });
 
-  it('lets SES use the topics key for this account only', () => {
+  it('lets SES use the topics key for this account and its own sources only', () => {
     stateless.hasResourceProperties('AWS::KMS::Key', {
       KeyPolicy: {
         Statement: Match.arrayWith([
@@ -101,7 +101,12 @@ describe('sending feedback (SES bounces and complaints)', () => {
             Principal: { Service: 'ses.amazonaws.com' },
             Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
             Resource: '*',
-            Condition: { StringEquals: { 'aws:SourceAccount': TEST_ACCOUNT } },
+            Condition: {
+              StringEquals: {
+                'aws:SourceAccount': TEST_ACCOUNT,
+                'aws:SourceArn': Match.arrayWith([configurationSetArn()]),
+              },
+            },
           },
         ]),
       },
@@ -114,6 +119,7 @@ describe('sending feedback (SES bounces and complaints)', () => {
       TopicArn: { Ref: topicId },
       Endpoint: { 'Fn::GetAtt': [outboundQueueId, 'Arn'] },
       RawMessageDelivery: true,
+      RedrivePolicy: Match.anyValue(),
     });
   });
 

@@ -1,6 +1,6 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, it } from 'vitest';
-import { synthDesk, TEST_ACCOUNT, TEST_REGION } from './support.ts';
+import { SYNTH_TIMEOUT, synthDesk, TEST_ACCOUNT, TEST_REGION } from './support.ts';
 
 /** The two modes that never activate anything: the default one, and joining an existing set. */
 let created: { stateful: Template; stateless: Template };
@@ -17,12 +17,20 @@ beforeAll(() => {
       existingRuleAfter: 'platform-first',
     },
   });
-});
+}, SYNTH_TIMEOUT);
 
 describe('rule set modes', () => {
   it('creates its own rule set and leaves it inactive by default', () => {
     created.stateless.resourceCountIs('AWS::SES::ReceiptRuleSet', 1);
     created.stateless.resourceCountIs('Custom::SesActiveReceiptRuleSet', 0);
+  });
+
+  it('guards its own set on delete in create mode', () => {
+    created.stateless.resourceCountIs('Custom::SesReceiptRuleSetGuard', 1);
+  });
+
+  it('guards nothing in existing mode: the set is not ours', () => {
+    existing.stateless.resourceCountIs('Custom::SesReceiptRuleSetGuard', 0);
   });
 
   it('adds the desk rule to the existing set, after the named rule, and activates nothing', () => {

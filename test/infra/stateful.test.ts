@@ -1,7 +1,7 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEAD_LETTER_RETENTION_DAYS } from '../../infra/inputs.ts';
-import { type DeskApp, synthDesk, TEST_ACCOUNT, TEST_REGION } from './support.ts';
+import { type DeskApp, SYNTH_TIMEOUT, synthDesk, TEST_ACCOUNT, TEST_REGION } from './support.ts';
 
 /** One synthesized app for the whole file (synthesis is the slow part). */
 let stateful: Template;
@@ -16,7 +16,7 @@ beforeAll(() => {
     Object.entries(stateful.findResources('AWS::S3::Bucket')).find(([, bucket]) =>
       JSON.stringify(bucket).includes('"SSEAlgorithm":"aws:kms"'),
     )?.[0] ?? '';
-});
+}, SYNTH_TIMEOUT);
 
 describe('stateful stack', () => {
   it('encrypts the desk bucket with the desk key (SSE-KMS, bucket key)', () => {
@@ -101,14 +101,19 @@ describe('stateful stack', () => {
     });
   });
 
-  it('rotates the desk key, and lets SES use it only for our account', () => {
+  it('rotates the desk key, and lets SES use it only for our account and our receipt rule', () => {
     stateful.hasResourceProperties('AWS::KMS::Key', {
       EnableKeyRotation: true,
       KeyPolicy: {
         Statement: Match.arrayWith([
           Match.objectLike({
             Principal: { Service: 'ses.amazonaws.com' },
-            Condition: { StringEquals: { 'aws:SourceAccount': TEST_ACCOUNT } },
+            Condition: {
+              StringEquals: {
+                'aws:SourceAccount': TEST_ACCOUNT,
+                'aws:SourceArn': `arn:aws:ses:${TEST_REGION}:${TEST_ACCOUNT}:receipt-rule-set/postdesk-receipt-rules:receipt-rule/postdesk-inbound`,
+              },
+            },
           }),
         ]),
       },

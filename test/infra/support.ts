@@ -84,3 +84,36 @@ export const policyStatements = (
       statement: statement as { Action: unknown; Resource: unknown },
     }));
   });
+
+/** A policy resource as a readable string: `<LogicalId.Arn>`, `<desk key>`, `bucket/mail/*`. */
+export const flattenResource = (value: unknown): string => {
+  if (typeof value === 'string') {
+    return value.replace(`arn:aws:s3:::postdesk-mail-${TEST_ACCOUNT}-${TEST_REGION}`, 'bucket');
+  }
+  const node = value as Record<string, unknown>;
+  const join = node['Fn::Join'] as [string, unknown[]] | undefined;
+  if (join !== undefined) return flattenResource(join[1].map(flattenResource).join(join[0]));
+  if (typeof node['Ref'] === 'string') return `<${node['Ref'].replace(/[0-9A-F]{8}$/, '')}>`;
+  const getAtt = node['Fn::GetAtt'] as [string, string] | undefined;
+  if (getAtt !== undefined) return `<${getAtt[0].replace(/[0-9A-F]{8}$/, '')}.${getAtt[1]}>`;
+  const output = (node['Fn::GetStackOutput'] as { OutputName?: string } | undefined)?.OutputName ?? '';
+  if (output.includes('StoreKey')) return '<desk key>';
+  if (output.includes('StoreSecret')) return '<desk secret>';
+  return JSON.stringify(value);
+};
+
+/** Every (action, resource) a role's policy grants, as sorted `action resource` lines. */
+export const roleGrants = (template: Template, policyPrefix: string): string[] =>
+  policyStatements(template)
+    .filter(({ policy }) => policy.startsWith(policyPrefix))
+    .flatMap(({ statement }) =>
+      [statement.Action]
+        .flat()
+        .flatMap((action) =>
+          [statement.Resource].flat().map((resource) => `${String(action)} ${flattenResource(resource)}`),
+        ),
+    )
+    .sort();
+
+/** Synthesis with the policy checks takes seconds, and longer on a busy machine. */
+export const SYNTH_TIMEOUT = 180_000;
