@@ -8,6 +8,7 @@ import {
   substitutePlaceholders,
   templatePath,
 } from '../../core/outbound/templates.ts';
+import { cpuMs } from '../support/cpu-time.ts';
 import { fakeForge, PROJECT, recordingLogger } from './support.ts';
 
 const values = (overrides: Partial<PlaceholderValues> = {}): PlaceholderValues => ({
@@ -102,9 +103,9 @@ describe('markdown to HTML', () => {
     expect(mail.html).not.toContain('postdesk:pd-');
     expect(mail.text).toBe('It smokes.\n');
     const hostile = `${'<!--'.repeat(50_000)}x`;
-    const started = performance.now();
+    const started = cpuMs();
     renderTemplate('%{NOTE_TEXT}', values({ NOTE_TEXT: hostile }));
-    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(cpuMs() - started).toBeLessThan(5_000);
   });
 
   it('escapes raw HTML in the issue description', () => {

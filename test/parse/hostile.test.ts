@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseMail } from '../../core/stages/parse/index.ts';
+import { cpuMs } from '../support/cpu-time.ts';
 import { bufferOpener, corpusMail, fileBytes, limitsWith, parsedOf, parseFile } from './fixtures.ts';
 
 /**
@@ -13,9 +14,9 @@ import { bufferOpener, corpusMail, fileBytes, limitsWith, parsedOf, parseFile } 
 const limits = limitsWith({ max_header_bytes: 4 * 1024 * 1024, max_parts: 100_000 });
 
 const timeParse = async (raw: Buffer): Promise<number> => {
-  const started = performance.now();
+  const started = cpuMs();
   const result = await parseMail(bufferOpener(raw), { limits });
-  const elapsed = performance.now() - started;
+  const elapsed = cpuMs() - started;
   expect(result.ok).toBe(true);
   return elapsed;
 };
@@ -94,11 +95,11 @@ describe('hostile fixtures parse, or get a reason, in bounded time', () => {
   ])('%s', async (name, subject) => {
     // Prepare
     const path = corpusMail(name);
-    const started = performance.now();
+    const started = cpuMs();
     // Act
     const mail = parsedOf(await parseFile(path));
     // Assess
-    expect(performance.now() - started).toBeLessThan(5000);
+    expect(cpuMs() - started).toBeLessThan(5000);
     expect(mail.subject).toBe(subject);
     expect((mail.text ?? mail.html ?? '').length).toBeGreaterThan(fileBytes(path).length / 2);
   });

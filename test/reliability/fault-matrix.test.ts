@@ -693,6 +693,8 @@ describe('fault matrix: S3 (the state store and the raw mail store)', () => {
         expect(world.bucket.keys('mail/'), where).toEqual([`mail/${mail.id}`]);
       }
     },
+    // About 70 whole deliveries per fault: a long test, not a timed one (no assertion on time).
+    120_000,
   );
 
   it('409 ConditionalRequestConflict: retried by the store once, and by the queue when it persists', async () => {

@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryObjectStore } from '../../adapters/local/memory-object-store.ts';
 import { isTransient } from '../../core/errors.ts';
@@ -7,6 +6,7 @@ import { type PipelineDeps, processMail } from '../../core/pipeline.ts';
 import { deliveryMarker } from '../../core/stages/deliver/marker.ts';
 import { createQuarantine } from '../../core/state/quarantine.ts';
 import type { DecisionTrace } from '../../core/trace.ts';
+import { cpuMs } from '../support/cpu-time.ts';
 import type { FakeGitLab } from '../support/fake-gitlab.ts';
 import {
   gitlabForge,
@@ -111,7 +111,7 @@ describe('load: 1,000 mails, 20 at a time, 10% GitLab faults', () => {
     faulty = true;
     faultRate = rate;
     const before = { ...proxy.counts };
-    const started = performance.now();
+    const started = cpuMs();
     const decided = new Map<string, DecisionTrace>();
     const receives = new Map<string, number>();
     let pending = mails;
@@ -140,7 +140,7 @@ describe('load: 1,000 mails, 20 at a time, 10% GitLab faults', () => {
       clock.advance(VISIBILITY_MS);
     }
     deadLetters.push(...pending);
-    const elapsedMs = performance.now() - started;
+    const elapsedMs = cpuMs() - started;
     faulty = false;
 
     // Assess: count what GitLab holds, by marker.

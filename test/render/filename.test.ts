@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { extensionFor, safeFilename } from '../../core/stages/render/filename.ts';
+import { cpuMs } from '../support/cpu-time.ts';
 
 describe('safeFilename', () => {
   it('keeps only the base name of a path (issue: ../../etc/passwd)', () => {
@@ -55,10 +56,10 @@ describe('safeFilename', () => {
   });
 
   it('stays linear on a hostile name', () => {
-    const started = performance.now();
+    const started = cpuMs();
     safeFilename('. '.repeat(200_000), 'text/plain', 0);
     safeFilename(`${'a'.repeat(300_000)}.txt`, 'text/plain', 0);
-    expect(performance.now() - started).toBeLessThan(1000);
+    expect(cpuMs() - started).toBeLessThan(1000);
   });
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderIssue, renderNote } from '../../core/stages/render/index.ts';
+import { cpuMs } from '../support/cpu-time.ts';
 import { limits, mail, project } from './support.ts';
 
 /**
@@ -10,11 +11,6 @@ import { limits, mail, project } from './support.ts';
  * or under 50 ms, where garbage collection is all one measures) still catches a quadratic regex or
  * loop: quadratic work at these sizes takes seconds.
  */
-const cpuMs = (): number => {
-  const usage = process.cpuUsage();
-  return (usage.user + usage.system) / 1000;
-};
-
 const fastest = async (run: () => Promise<unknown>, repeats = 3): Promise<number> => {
   let best = Number.POSITIVE_INFINITY;
   for (let index = 0; index < repeats; index++) {

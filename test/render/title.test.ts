@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderTitle } from '../../core/stages/render/index.ts';
+import { cpuMs } from '../support/cpu-time.ts';
 
 describe('renderTitle', () => {
   it('keeps the decoded subject, Re: and Fwd: included, as GitLab does', () => {
@@ -32,9 +33,9 @@ describe('renderTitle', () => {
   });
 
   it('caps a megabyte subject quickly', () => {
-    const started = performance.now();
+    const started = cpuMs();
     expect(Array.from(renderTitle('x'.repeat(1_000_000))).length).toBe(255);
-    expect(performance.now() - started).toBeLessThan(500);
+    expect(cpuMs() - started).toBeLessThan(500);
   });
 
   it('makes a mention in the subject inert (GitLab mentions from titles), but keeps addresses', () => {
