@@ -80,6 +80,14 @@ describe('postdesk explain', () => {
     expect(trace.issue.title).toBe('This week in games');
   });
 
+  it('group-syntax From: quarantined from_invalid, attributed to nobody', async () => {
+    const { code, trace } = await explainJson('group-from.eml');
+    expect(code).toBe(0);
+    expect(trace.outcome).toBe('quarantined');
+    expect(trace.reason).toBe('from_invalid');
+    expect(trace.message).toContain('group syntax');
+  });
+
   it('writes nothing: the data directory stays empty', async () => {
     // Prepare
     const dataDir = join(cwd, 'state-probe');
