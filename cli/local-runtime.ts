@@ -10,7 +10,7 @@ import { NO_RECEIPT_VERDICTS } from '../core/model.ts';
 import { createNotifier } from '../core/outbound/notify.ts';
 import { createOnDelivered } from '../core/outbound/on-delivered.ts';
 import { createInlineNotifyQueue } from '../core/outbound/queue.ts';
-import { createWebhookHandler, type WebhookRequest, type WebhookResponse } from '../core/outbound/webhook.ts';
+import { createWebhookHandler, type WebhookHandler } from '../core/outbound/webhook.ts';
 import { type PipelineDeps, processMail } from '../core/pipeline.ts';
 import { type Logger, type ObjectStore, silentLogger } from '../core/ports.ts';
 import { createQuarantine, quarantineIdFor } from '../core/state/quarantine.ts';
@@ -59,7 +59,7 @@ export interface LocalRuntime {
   deps: PipelineDeps;
   queue: LocalQueue;
   /** The webhook core (GitLab note events, unsubscribe links), for the loopback listener. */
-  handleWebhook: (request: WebhookRequest) => Promise<WebhookResponse>;
+  handleWebhook: WebhookHandler;
   /** Where outbound mail is written. */
   outboxDir: string;
   /** Runs one queued mail through verdicts and the pipeline. Throws only what should be retried. */

@@ -27,6 +27,11 @@ export interface WebhookServerOptions {
    * request to `handle`.
    */
   before?: ((request: WebhookRequest) => Promise<LocalHttpResponse | undefined>) | undefined;
+  /**
+   * Runs on the headers, before the body is read: a response here (401 for a missing or wrong
+   * token) is sent without reading the body at all.
+   */
+  screen?: ((request: Omit<WebhookRequest, 'body'>) => Promise<LocalHttpResponse | undefined>) | undefined;
   /** @default MAX_WEBHOOK_BODY_BYTES (1 MiB) */
   maxBodyBytes?: number | undefined;
 }
@@ -93,6 +98,19 @@ export const startWebhookServer = async (options: WebhookServerOptions): Promise
 
   const server = http.createServer(async function serveWebhook(request, response) {
     try {
+      const head = {
+        method: request.method ?? 'GET',
+        path: new URL(request.url ?? '/', 'http://localhost').pathname,
+        headers: headersOf(request),
+      };
+      const refused = await options.screen?.(head);
+      if (refused !== undefined) {
+        // The body is never read: close the connection rather than drain what the caller sends.
+        response.setHeader('connection', 'close');
+        send(response, refused);
+        request.resume();
+        return;
+      }
       let body: Buffer;
       try {
         body = await readBody(request, limit);
@@ -108,13 +126,7 @@ export const startWebhookServer = async (options: WebhookServerOptions): Promise
         }
         throw error;
       }
-      const url = new URL(request.url ?? '/', 'http://localhost');
-      const plain: WebhookRequest = {
-        method: request.method ?? 'GET',
-        path: url.pathname,
-        headers: headersOf(request),
-        body,
-      };
+      const plain: WebhookRequest = { ...head, body };
       const result = (await options.before?.(plain)) ?? (await options.handle(plain));
       send(response, request.method === 'HEAD' ? { ...result, body: '' } : result);
     } catch {

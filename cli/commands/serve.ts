@@ -14,7 +14,7 @@ import type { Envelope } from '../../core/model.ts';
 import type { Logger } from '../../core/ports.ts';
 import { createQuarantine, type QuarantineEntry } from '../../core/state/quarantine.ts';
 import { createTicketStore } from '../../core/state/tickets.ts';
-import { createConsole } from '../console/console.ts';
+import { createConsole, isConsoleRequest } from '../console/console.ts';
 import { createConsoleLogger } from '../console-logger.ts';
 import { type Command, type CommandIo, dataDir, loadConfigOrDemo, writeJson, writeLine } from '../io.ts';
 import { type ForgeChoice, rawKeyOf } from '../local-desk.ts';
@@ -202,6 +202,9 @@ export const startLocalDesk = async (options: StartLocalDeskOptions): Promise<Lo
       port: options.webhookPort ?? 8025,
       handle: runtime.handleWebhook,
       before: deskConsole.handle,
+      // The webhook's token is checked before its body is read; the console's pages are not the webhook's.
+      screen: (head) =>
+        isConsoleRequest(head) ? Promise.resolve(undefined) : runtime.handleWebhook.screen(head),
     });
   } catch (error) {
     await smtp.close();

@@ -104,7 +104,7 @@ const INLINE_TYPES: Record<string, string> = {
 };
 
 /** Pages answered by the console; anything else goes to the webhook. */
-const isConsoleRequest = (request: ConsoleRequest): boolean => {
+export const isConsoleRequest = (request: Omit<ConsoleRequest, 'body'>): boolean => {
   if (request.path.startsWith('/unsubscribe/')) return false;
   if (request.method === 'GET' || request.method === 'HEAD') return true;
   return request.method === 'POST' && request.path.startsWith('/-/');

@@ -252,7 +252,23 @@ export const createWebhookHandler = (deps: WebhookDeps) => {
     ]);
   };
 
-  return async function handleWebhookRequest(request: WebhookRequest): Promise<WebhookResponse> {
+  /**
+   * The token check alone, on the headers: a listener that reads the body itself calls this first,
+   * so a caller without the token is answered 401 before a byte of its body is read. Undefined
+   * when the request may go on (an unsubscribe link, or the right token).
+   */
+  const screen = async (request: Omit<WebhookRequest, 'body'>): Promise<WebhookResponse | undefined> => {
+    if (UNSUBSCRIBE_PATH.test(request.path) || request.method.toUpperCase() !== 'POST') return undefined;
+    try {
+      const verdict = await checkToken(request.headers['x-gitlab-token']);
+      return verdict === 'ok' ? undefined : json(401, { error: 'unauthorized' });
+    } catch (error) {
+      deps.logger.error('webhook request failed', { path: request.path, error: errorMessage(error) });
+      return json(503, { error: 'temporarily unavailable' });
+    }
+  };
+
+  const handleWebhookRequest = async (request: WebhookRequest): Promise<WebhookResponse> => {
     const method = request.method.toUpperCase();
     try {
       const unsubscribe = UNSUBSCRIBE_PATH.exec(request.path);
@@ -270,6 +286,7 @@ export const createWebhookHandler = (deps: WebhookDeps) => {
       return json(503, { error: 'temporarily unavailable' });
     }
   };
+  return Object.assign(handleWebhookRequest, { screen });
 };
 
 export type WebhookHandler = ReturnType<typeof createWebhookHandler>;
