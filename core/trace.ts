@@ -21,31 +21,34 @@ export const StageName = [
 ] as const;
 export type StageName = (typeof StageName)[number];
 
-/** A stage either passes its value on, or ends the mail (or one of its routes) with an outcome. */
-export type StageResult<T> =
-  | { ok: true; value: T; verdict: string; reason: string; detail?: Record<string, unknown> | undefined }
+/**
+ * A stage either passes its value on, or ends the mail (or one of its routes) with an outcome. `R`
+ * is the stage's union of reason codes (e.g. `AuthenticateReason`; all of them: core/reasons.ts).
+ */
+export type StageResult<T, R extends string = string> =
+  | { ok: true; value: T; verdict: string; reason: R; detail?: Record<string, unknown> | undefined }
   | {
       ok: false;
       outcome: Exclude<Outcome, 'issue' | 'note'>;
-      reason: string;
+      reason: R;
       /** A sentence for a person: what happened and, where it helps, what to do. */
       message: string;
       detail?: Record<string, unknown> | undefined;
     };
 
-export const pass = <T>(
+export const pass = <T, R extends string>(
   value: T,
   verdict: string,
-  reason: string,
+  reason: R,
   detail?: Record<string, unknown>,
-): StageResult<T> => ({ ok: true, value, verdict, reason, ...(detail ? { detail } : {}) });
+): StageResult<T, R> => ({ ok: true, value, verdict, reason, ...(detail ? { detail } : {}) });
 
-export const stop = (
+export const stop = <R extends string>(
   outcome: Exclude<Outcome, 'issue' | 'note'>,
-  reason: string,
+  reason: R,
   message: string,
   detail?: Record<string, unknown>,
-): StageResult<never> => ({ ok: false, outcome, reason, message, ...(detail ? { detail } : {}) });
+): StageResult<never, R> => ({ ok: false, outcome, reason, message, ...(detail ? { detail } : {}) });
 
 export interface StageRecord {
   stage: StageName;

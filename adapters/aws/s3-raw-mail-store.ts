@@ -2,6 +2,7 @@ import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { PermanentError } from '../../core/errors.ts';
 import type { RawMailStore } from '../../core/ports.ts';
+import type { ParseRejectReason } from '../../core/stages/parse/index.ts';
 import { hasStatus, toPostdeskError } from './errors.ts';
 
 /**
@@ -93,9 +94,10 @@ export class S3RawMailStore implements RawMailStore {
   }
 }
 
+/** The parse stage's code for the same cap, so a trace names one rule however the size was found. */
 const tooLarge = (key: string, limit: number, seen: number): PermanentError =>
   new PermanentError(
-    'mail_too_large',
+    'raw_too_large' satisfies ParseRejectReason,
     `raw mail ${key} is ${seen} bytes or more, over the limit of ${limit} bytes (limits.max_raw_bytes)`,
   );
 

@@ -1,6 +1,7 @@
 import type { ProjectConfig } from '../config/schema.ts';
 import type { AttachmentMeta, ReceiptVerdicts } from '../model.ts';
 import type { Outcome } from '../trace.ts';
+import type { ClassifyReason } from './classify/index.ts';
 
 /**
  * The values stages hand each other. Each stage lives in its own folder under `core/stages/` and
@@ -15,7 +16,7 @@ export type MailClass = (typeof MailClass)[number];
 export interface Classification {
   kind: MailClass;
   /** Reason code of the rule that decided (`human` when none fired), e.g. `auto_submitted`. */
-  reason: string;
+  reason: ClassifyReason;
   /** Every rule that fired, strongest first, with the header evidence: `auto_submitted: Auto-Submitted=auto-replied`. */
   signals: string[];
 }

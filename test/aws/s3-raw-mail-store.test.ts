@@ -77,7 +77,7 @@ describe('S3RawMailStore', () => {
 
     // Assess
     await expect(attempt).rejects.toBeInstanceOf(PermanentError);
-    await expect(attempt).rejects.toMatchObject({ code: 'mail_too_large' });
+    await expect(attempt).rejects.toMatchObject({ code: 'raw_too_large' });
   });
 
   it('stops streaming at the cap when Content-Length is missing or wrong', async () => {
@@ -89,7 +89,7 @@ describe('S3RawMailStore', () => {
     const reading = drain(stream);
 
     // Assess
-    await expect(reading).rejects.toMatchObject({ code: 'mail_too_large' });
+    await expect(reading).rejects.toMatchObject({ code: 'raw_too_large' });
   });
 
   it('makes a missing mail a PermanentError that says why it may be gone', async () => {

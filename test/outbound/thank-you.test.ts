@@ -4,6 +4,7 @@ import type { InboundMail } from '../../core/model.ts';
 import type { NotifyJob, NotifyQueue } from '../../core/outbound/jobs.ts';
 import { createOnDelivered, planAutomaticMail } from '../../core/outbound/on-delivered.ts';
 import type { DeliveredEvent } from '../../core/pipeline.ts';
+import type { ClassifyReason } from '../../core/stages/classify/index.ts';
 import type { MailClass } from '../../core/stages/contracts.ts';
 import type { Delivery } from '../../core/stages/deliver/index.ts';
 import { createTicketStore } from '../../core/state/tickets.ts';
@@ -30,6 +31,15 @@ const inbound: InboundMail = {
   receivedAt: new Date('2026-03-02T10:00:00Z'),
 };
 
+/** A rule that decides each automated class. */
+const RULE_OF: Record<Exclude<MailClass, 'human'>, ClassifyReason> = {
+  auto_reply: 'auto_submitted',
+  out_of_office: 'auto_submitted_vacation',
+  bulk: 'precedence_bulk',
+  bounce: 'null_return_path',
+  own_mail: 'own_loop_header',
+};
+
 const event = (options: {
   iid: number;
   from?: string;
@@ -53,7 +63,11 @@ const event = (options: {
       ['Subject', options.subject ?? 'Printer on fire'],
       ['Message-ID', `<m-${options.iid}@customer.example>`],
     ]),
-    classification: { kind: options.kind ?? 'human', reason: options.kind ?? 'human', signals: [] },
+    classification: {
+      kind: options.kind ?? 'human',
+      reason: options.kind === undefined || options.kind === 'human' ? 'human' : RULE_OF[options.kind],
+      signals: [],
+    },
     target: { project, address: 'support+test@desk.example.com', via: 'project_key' },
     added: options.added ?? [],
     delivery: delivery(

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PermanentError, TransientError } from '../../core/errors.ts';
-import { ParseReason, parseMail } from '../../core/stages/parse/index.ts';
+import { parseMail } from '../../core/stages/parse/index.ts';
 import {
   bufferOpener,
   corpusMail,
@@ -26,7 +26,7 @@ describe('parse caps: each ends in rejected with its reason, the value and the k
       size: 44_920,
     });
     // Assess
-    expect(result).toMatchObject({ ok: false, outcome: 'rejected', reason: ParseReason.rawTooLarge });
+    expect(result).toMatchObject({ ok: false, outcome: 'rejected', reason: 'raw_too_large' });
     expect(opener.calls()).toBe(0);
     if (result.ok) return;
     expect(result.message).toContain('44920 bytes');
@@ -40,7 +40,7 @@ describe('parse caps: each ends in rejected with its reason, the value and the k
     // Act
     const result = await parseMail(opener.open, { limits: limitsWith({ max_raw_bytes: 40_000 }) });
     // Assess
-    expect(result).toMatchObject({ ok: false, reason: ParseReason.rawTooLarge });
+    expect(result).toMatchObject({ ok: false, reason: 'raw_too_large' });
     expect(opener.calls()).toBe(1);
     if (result.ok) return;
     expect(result.message).toMatch(/more than \d+ bytes/);
@@ -51,7 +51,7 @@ describe('parse caps: each ends in rejected with its reason, the value and the k
     // Act
     const result = await parseFile(parseFixture('header-6k.eml'), limitsWith({ max_header_bytes: 4096 }));
     // Assess
-    expect(result).toMatchObject({ ok: false, outcome: 'rejected', reason: ParseReason.headerTooLarge });
+    expect(result).toMatchObject({ ok: false, outcome: 'rejected', reason: 'header_too_large' });
     if (result.ok) return;
     expect(result.message).toContain('4096 bytes');
     expect(result.message).toContain('limits.max_header_bytes');
@@ -69,8 +69,7 @@ describe('parse caps: each ends in rejected with its reason, the value and the k
       [topLevel, inPart].map((mail) => parseMail(bufferOpener(mail), { limits: limitsWith() })),
     );
     // Assess
-    for (const result of results)
-      expect(result).toMatchObject({ ok: false, reason: ParseReason.headerTooLarge });
+    for (const result of results) expect(result).toMatchObject({ ok: false, reason: 'header_too_large' });
     expect(parsedOf(await parseFile(parseFixture('header-6k.eml'))).subject).toBe('padded header');
   });
 
@@ -78,7 +77,7 @@ describe('parse caps: each ends in rejected with its reason, the value and the k
     // Act
     const result = await parseFile(parseFixture('mime-depth-21.eml'));
     // Assess
-    expect(result).toMatchObject({ ok: false, outcome: 'rejected', reason: ParseReason.mimeTooDeep });
+    expect(result).toMatchObject({ ok: false, outcome: 'rejected', reason: 'mime_too_deep' });
     if (result.ok) return;
     expect(result.message).toContain('21 levels deep');
     expect(result.message).toContain('limit of 20');
@@ -96,7 +95,7 @@ describe('parse caps: each ends in rejected with its reason, the value and the k
     // Act
     const result = await parseFile(parseFixture('too-many-parts-501.eml'));
     // Assess
-    expect(result).toMatchObject({ ok: false, outcome: 'rejected', reason: ParseReason.tooManyParts });
+    expect(result).toMatchObject({ ok: false, outcome: 'rejected', reason: 'too_many_parts' });
     if (result.ok) return;
     expect(result.message).toContain('501 MIME parts');
     expect(result.message).toContain('limits.max_parts');
@@ -118,14 +117,14 @@ describe('parse rejects malformed mail with a reason, and never throws for it', 
     // Act
     const result = await parseFile(parseFixture('duplicate-from.eml'));
     // Assess
-    expect(result).toMatchObject({ ok: false, outcome: 'rejected', reason: ParseReason.duplicateFrom });
+    expect(result).toMatchObject({ ok: false, outcome: 'rejected', reason: 'duplicate_from' });
   });
 
   it('duplicate_subject: two Subject headers', async () => {
     // Act
     const result = await parseFile(parseFixture('duplicate-subject.eml'));
     // Assess
-    expect(result).toMatchObject({ ok: false, outcome: 'rejected', reason: ParseReason.duplicateSubject });
+    expect(result).toMatchObject({ ok: false, outcome: 'rejected', reason: 'duplicate_subject' });
   });
 
   it.each([
@@ -136,8 +135,8 @@ describe('parse rejects malformed mail with a reason, and never throws for it', 
     const withSize = await parseFile(parseFixture(name));
     const streamed = await parseMail(fileOpener(parseFixture(name)).open, { limits: limitsWith() });
     // Assess
-    expect(withSize).toMatchObject({ ok: false, reason: ParseReason.emptyMail });
-    expect(streamed).toMatchObject({ ok: false, reason: ParseReason.emptyMail });
+    expect(withSize).toMatchObject({ ok: false, reason: 'empty_mail' });
+    expect(streamed).toMatchObject({ ok: false, reason: 'empty_mail' });
   });
 
   it.each([['binary-garbage.bin'], ['body-without-headers.txt']])(
@@ -146,7 +145,7 @@ describe('parse rejects malformed mail with a reason, and never throws for it', 
       // Act
       const result = await parseFile(parseFixture(name));
       // Assess
-      expect(result).toMatchObject({ ok: false, outcome: 'quarantined', reason: ParseReason.unparseable });
+      expect(result).toMatchObject({ ok: false, outcome: 'quarantined', reason: 'unparseable' });
     },
   );
 
@@ -159,7 +158,7 @@ describe('parse rejects malformed mail with a reason, and never throws for it', 
       },
     );
     // Assess
-    expect(result).toMatchObject({ ok: false, outcome: 'quarantined', reason: ParseReason.unparseable });
+    expect(result).toMatchObject({ ok: false, outcome: 'quarantined', reason: 'unparseable' });
   });
 
   it('a mail cut inside its header block still parses what is there', async () => {

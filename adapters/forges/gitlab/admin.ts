@@ -1,14 +1,15 @@
+import * as z from 'zod';
 import { createGitLabClient, type GitLabClient } from './client.ts';
 import { GITLAB_ACCESS_LEVELS, type GitLabRole } from './constants.ts';
 import { projectId } from './forge.ts';
-import type {
-  GitLabForgeOptions,
-  GitLabHookEntity,
-  GitLabMemberEntity,
-  GitLabProjectEntity,
-  GitLabTokenEntity,
-  GitLabUserEntity,
-} from './types.ts';
+import {
+  GitLabHookSchema,
+  GitLabMemberSchema,
+  GitLabProjectSchema,
+  GitLabTokenSchema,
+  GitLabUserSchema,
+} from './schemas.ts';
+import type { GitLabForgeOptions } from './types.ts';
 
 /**
  * Read-only questions `postdesk doctor` asks GitLab: who the bot is, what its token may do, what
@@ -75,9 +76,9 @@ export const createGitLabAdmin = (options: GitLabForgeOptions): GitLabAdmin =>
 
 export const createGitLabAdminWith = (client: GitLabClient): GitLabAdmin => {
   const currentUser = async (): Promise<GitLabBotUser> => {
-    const user = (
-      await client.call({ method: 'GET', path: '/user', what: 'read the bot user' })
-    ).json<GitLabUserEntity>();
+    const user = (await client.call({ method: 'GET', path: '/user', what: 'read the bot user' })).json(
+      GitLabUserSchema,
+    );
     return {
       id: user.id,
       username: user.username,
@@ -95,12 +96,12 @@ export const createGitLabAdminWith = (client: GitLabClient): GitLabAdmin => {
       what: 'read the bot token’s scopes',
     });
     if (response.status === 404) return undefined;
-    const token = response.json<GitLabTokenEntity>();
+    const token = response.json(GitLabTokenSchema);
     return {
       name: token.name,
-      scopes: Array.isArray(token.scopes) ? token.scopes : [],
-      active: token.active === true,
-      revoked: token.revoked === true,
+      scopes: token.scopes,
+      active: token.active,
+      revoked: token.revoked,
       expiresAt: token.expires_at ?? undefined,
     };
   };
@@ -109,7 +110,7 @@ export const createGitLabAdminWith = (client: GitLabClient): GitLabAdmin => {
     const what = 'read the bot’s role';
     const project = (
       await client.call({ method: 'GET', path: `/projects/${projectId(path)}`, what, project: path })
-    ).json<GitLabProjectEntity>();
+    ).json(GitLabProjectSchema);
     const user = await currentUser();
     const response = await client.call({
       method: 'GET',
@@ -118,7 +119,7 @@ export const createGitLabAdminWith = (client: GitLabClient): GitLabAdmin => {
       what,
       project: path,
     });
-    const accessLevel = response.status === 404 ? 0 : response.json<GitLabMemberEntity>().access_level;
+    const accessLevel = response.status === 404 ? 0 : response.json(GitLabMemberSchema).access_level;
     return {
       projectId: project.id,
       path: project.path_with_namespace,
@@ -139,7 +140,7 @@ export const createGitLabAdminWith = (client: GitLabClient): GitLabAdmin => {
         'listing webhooks needs the Maintainer role; give the bot Maintainer on the project, or check ' +
         'the webhook by hand under Settings > Webhooks.',
     });
-    return response.json<GitLabHookEntity[]>().map((hook) => ({
+    return response.json(z.array(GitLabHookSchema)).map((hook) => ({
       id: hook.id,
       url: hook.url,
       issuesEvents: hook.issues_events === true,

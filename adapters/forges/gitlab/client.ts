@@ -1,11 +1,13 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
+import type * as z from 'zod';
 import { PermanentError, PostdeskError } from '../../../core/errors.ts';
 import { type Logger, silentLogger } from '../../../core/ports.ts';
 import { SecretScrubber } from '../../../core/redact.ts';
 import { GITLAB_DEFAULTS, RETRYABLE_STATUSES, USER_AGENT } from './constants.ts';
 import {
+  badResponseError,
   type CallContext,
   forbiddenError,
   missingTokenError,
@@ -22,6 +24,7 @@ import {
 import { exchange, type HttpResult, TransportFailure } from './http.ts';
 import { multipartFraming } from './multipart.ts';
 import { fullJitterDelay, parseRetryAfter, realSleep } from './retry.ts';
+import { describeIssues } from './schemas.ts';
 import type { GitLabForgeOptions } from './types.ts';
 
 /**
@@ -55,7 +58,11 @@ export interface ApiResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
   text(): string;
-  json<T>(): T;
+  /**
+   * The body, parsed and checked against `schema` (adapters/forges/gitlab/schemas.ts). Not JSON, or
+   * not the shape: a forge_bad_response PermanentError naming the endpoint and each field path.
+   */
+  json<S extends z.ZodType>(schema: S): z.output<S>;
 }
 
 export interface GitLabClient {
@@ -176,18 +183,24 @@ export const createGitLabClient = (options: GitLabForgeOptions): GitLabClient =>
   const codeForFailure = (failure: TransportFailure): TransientCode =>
     failure.kind === 'timeout' ? transientCode.timeout : transientCode.unavailable;
 
-  const respond = (result: HttpResult): ApiResponse => ({
+  const respond = (
+    result: HttpResult,
+    spec: CallContext & { method: string; path: string },
+  ): ApiResponse => ({
     status: result.status,
     headers: result.headers,
     text: () => result.body.toString('utf8'),
-    json: <T>() => {
+    json: <S extends z.ZodType>(schema: S): z.output<S> => {
+      const answer = { endpoint: `${spec.method} ${spec.path}`, status: result.status };
+      let parsed: unknown;
       try {
-        return JSON.parse(result.body.toString('utf8')) as T;
+        parsed = JSON.parse(result.body.toString('utf8'));
       } catch (error) {
-        throw new PermanentError('forge_bad_response', 'GitLab answered with JSON that could not be read.', {
-          cause: error,
-        });
+        throw badResponseError(spec, answer, 'the body is not JSON', error);
       }
+      const checked = schema.safeParse(parsed);
+      if (!checked.success) throw badResponseError(spec, answer, describeIssues(checked.error.issues));
+      return checked.data;
     },
   });
 
@@ -248,8 +261,8 @@ export const createGitLabClient = (options: GitLabForgeOptions): GitLabClient =>
         continue;
       }
 
-      if (result.status >= 200 && result.status < 300) return respond(result);
-      if (result.status === 404 && spec.allowNotFound === true) return respond(result);
+      if (result.status >= 200 && result.status < 300) return respond(result, spec);
+      if (result.status === 404 && spec.allowNotFound === true) return respond(result, spec);
       if (result.status === 401) {
         const renewed = refreshed ? undefined : await renewToken(token);
         if (renewed !== undefined) {
@@ -332,7 +345,7 @@ export const createGitLabClient = (options: GitLabForgeOptions): GitLabClient =>
         continue;
       }
 
-      if (result.status >= 200 && result.status < 300) return respond(result);
+      if (result.status >= 200 && result.status < 300) return respond(result, { ...spec, method: 'POST' });
       if (result.status === 401) {
         // The stream is spent: learn whether a renewed token works, and let the queue retry.
         if ((await renewToken(token)) === undefined) throw unauthorizedError(spec, false);

@@ -76,6 +76,25 @@ export const rejectedError = (context: CallContext, status: number, detail: stri
     `GitLab rejected the request to ${context.what}${where(context)} (${status}${detail === '' ? '' : `: ${detail}`}).`,
   );
 
+/**
+ * A 2xx answer Postdesk cannot use: not JSON, or JSON without the fields it reads (`problems` names
+ * each field path and what was expected). Retrying does not change what GitLab answers; the message
+ * names the endpoint so a person can compare it with the API docs, or find the proxy in between.
+ */
+export const badResponseError = (
+  context: CallContext,
+  answer: { endpoint: string; status: number },
+  problems: string,
+  cause?: unknown,
+): PermanentError =>
+  new PermanentError(
+    'forge_bad_response',
+    `GitLab's ${answer.status} answer to ${answer.endpoint}, to ${context.what}${where(context)}, is not ` +
+      `what Postdesk expects: ${problems}. Check that forge.url points at GitLab itself (REST API v4), ` +
+      'not at a proxy or a login page.',
+    cause === undefined ? undefined : { cause },
+  );
+
 export const tlsError = (context: CallContext, failure: TransportFailure): PermanentError =>
   new PermanentError(
     'forge_tls',

@@ -1,3 +1,4 @@
+import * as z from 'zod';
 import { PermanentError } from '../../../core/errors.ts';
 import type {
   CreateIssueInput,
@@ -10,7 +11,14 @@ import type {
 } from '../../../core/ports.ts';
 import { createGitLabClient, type GitLabClient } from './client.ts';
 import { GITLAB_DEFAULTS } from './constants.ts';
-import type { GitLabForgeOptions, GitLabIssueEntity, GitLabNoteEntity, GitLabUploadEntity } from './types.ts';
+import {
+  type GitLabIssueEntity,
+  GitLabIssueSchema,
+  type GitLabNoteEntity,
+  GitLabNoteSchema,
+  GitLabUploadSchema,
+} from './schemas.ts';
+import type { GitLabForgeOptions } from './types.ts';
 
 /**
  * The GitLab REST v4 forge. Each method is one or a few calls; the client holds the policy
@@ -58,7 +66,7 @@ export const createGitLabForgeWith = (client: GitLabClient): GitLabForge => {
       what: 'create an issue',
       project: project.path,
     });
-    return toForgeIssue(response.json<GitLabIssueEntity>());
+    return toForgeIssue(response.json(GitLabIssueSchema));
   };
 
   const uploadFile = async (project: ForgeProjectRef, input: UploadInput): Promise<ForgeUpload> => {
@@ -72,11 +80,11 @@ export const createGitLabForgeWith = (client: GitLabClient): GitLabForge => {
       what: `upload ${JSON.stringify(input.filename)}`,
       project: project.path,
     });
-    const entity = response.json<GitLabUploadEntity>();
+    const entity = response.json(GitLabUploadSchema);
     const upload: ForgeUpload = { markdown: entity.markdown, url: entity.url, alt: entity.alt };
     // `full_path` (`/-/project/<id>/uploads/<secret>/<name>` since GitLab 17.1) is absolute on
     // the instance's host; older instances omit it.
-    if (typeof entity.full_path === 'string') {
+    if (entity.full_path !== undefined) {
       upload.fullUrl = new URL(entity.full_path, client.baseUrl.origin).toString();
     }
     return upload;
@@ -94,7 +102,7 @@ export const createGitLabForgeWith = (client: GitLabClient): GitLabForge => {
       what: `add ${input.internal ? 'an internal' : 'a'} note to issue #${issueIid}`,
       project: project.path,
     });
-    return toForgeNote(response.json<GitLabNoteEntity>());
+    return toForgeNote(response.json(GitLabNoteSchema));
   };
 
   const getIssue = async (project: ForgeProjectRef, issueIid: number): Promise<ForgeIssue | undefined> => {
@@ -111,7 +119,7 @@ export const createGitLabForgeWith = (client: GitLabClient): GitLabForge => {
       await ensureProject(project, what);
       return undefined;
     }
-    return toForgeIssue(response.json<GitLabIssueEntity>());
+    return toForgeIssue(response.json(GitLabIssueSchema));
   };
 
   const reopenIssue = async (project: ForgeProjectRef, issueIid: number): Promise<void> => {
@@ -140,8 +148,8 @@ export const createGitLabForgeWith = (client: GitLabClient): GitLabForge => {
       });
       // GitLab's search is fuzzy (words, trigrams): only an exact substring counts.
       const found = response
-        .json<GitLabIssueEntity[]>()
-        .find((issue) => typeof issue.description === 'string' && issue.description.includes(marker));
+        .json(z.array(GitLabIssueSchema))
+        .find((issue) => issue.description?.includes(marker) === true);
       if (found !== undefined) return toForgeIssue(found);
       if (!hasNextPage(response.headers['x-next-page'])) return undefined;
     }
@@ -164,8 +172,8 @@ export const createGitLabForgeWith = (client: GitLabClient): GitLabForge => {
         project: project.path,
       });
       const found = response
-        .json<GitLabNoteEntity[]>()
-        .find((note) => note.system !== true && typeof note.body === 'string' && note.body.includes(marker));
+        .json(z.array(GitLabNoteSchema))
+        .find((note) => note.system !== true && note.body.includes(marker));
       if (found !== undefined) return toForgeNote(found);
       if (!hasNextPage(response.headers['x-next-page'])) return undefined;
     }
@@ -228,8 +236,8 @@ export const toForgeIssue = (entity: GitLabIssueEntity): ForgeIssue => ({
   title: entity.title,
   state: entity.state === 'closed' ? 'closed' : 'opened',
   webUrl: entity.web_url,
-  confidential: entity.confidential === true,
-  labels: Array.isArray(entity.labels) ? entity.labels.filter((l): l is string => typeof l === 'string') : [],
+  confidential: entity.confidential,
+  labels: entity.labels,
   assignees: (entity.assignees ?? []).map((a) => a.username),
 });
 

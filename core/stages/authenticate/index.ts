@@ -13,15 +13,46 @@ type VerdictName = (typeof VERDICTS)[number];
 /** Verdicts a passing ARC chain from a trusted forwarder stands in for: forwarding breaks them. */
 const ARC_RESCUABLE: ReadonlySet<VerdictName> = new Set(['dkim', 'dmarc']);
 
+/** Every reason code the authenticate stage (and the per-project `policy` stage) emits. */
+export type AuthenticateReason =
+  | 'policy_satisfied'
+  | 'arc_rescued'
+  | 'virus_detected'
+  | 'spam_detected'
+  | 'dmarc_failed'
+  | 'dkim_failed'
+  | 'spf_failed'
+  | 'virus_unverified'
+  | 'spam_unverified'
+  | 'dmarc_unverified'
+  | 'dkim_unverified'
+  | 'spf_unverified'
+  | 'dmarc_policy_reject'
+  | 'dmarc_policy_quarantine';
+
 /**
  * The reason code for a required verdict that is not PASS. `FAIL` is a finding (`dkim_failed`,
  * `spam_detected`); any other status (GRAY, PROCESSING_FAILED, DISABLED, NONE) means nobody could
  * say, which a requirement does not accept either, but a person reading the trace should see the
  * difference: `spf_unverified` is "no SPF record" or "scan off", not "forged".
  */
-const reasonFor = (name: VerdictName, status: VerdictStatus): string => {
-  if (status !== 'FAIL') return `${name}_unverified`;
-  return name === 'spam' || name === 'virus' ? `${name}_detected` : `${name}_failed`;
+const NOT_PASSED: {
+  readonly [name in VerdictName]: { fail: AuthenticateReason; other: AuthenticateReason };
+} = {
+  virus: { fail: 'virus_detected', other: 'virus_unverified' },
+  spam: { fail: 'spam_detected', other: 'spam_unverified' },
+  dmarc: { fail: 'dmarc_failed', other: 'dmarc_unverified' },
+  dkim: { fail: 'dkim_failed', other: 'dkim_unverified' },
+  spf: { fail: 'spf_failed', other: 'spf_unverified' },
+};
+
+const reasonFor = (name: VerdictName, status: VerdictStatus): AuthenticateReason =>
+  status === 'FAIL' ? NOT_PASSED[name].fail : NOT_PASSED[name].other;
+
+/** The sender domain's published DMARC policy that quarantines a DMARC failure. */
+const DMARC_POLICY: { readonly [policy in 'reject' | 'quarantine']: AuthenticateReason } = {
+  reject: 'dmarc_policy_reject',
+  quarantine: 'dmarc_policy_quarantine',
 };
 
 const origin = (source: ReceiptVerdicts['source']): string =>
@@ -48,7 +79,7 @@ export const authenticateMail = (
   mail: ParsedMail,
   verdicts: ReceiptVerdicts,
   policy: AuthenticationPolicy,
-): StageResult<AuthAssessment> => {
+): StageResult<AuthAssessment, AuthenticateReason> => {
   const authResults = countIgnoredAuthResults(mail, verdicts.source);
   const sealer = verdicts.arc?.sealer?.toLowerCase();
   const arcTrusted =
@@ -56,7 +87,7 @@ export const authenticateMail = (
     sealer !== undefined &&
     policy.trusted_forwarders.some((forwarder) => forwarder.toLowerCase() === sealer);
 
-  const failures: { name: VerdictName; status: VerdictStatus; reason: string }[] = [];
+  const failures: { name: VerdictName; status: VerdictStatus; reason: AuthenticateReason }[] = [];
   const rescued = new Set<VerdictName>();
   for (const name of VERDICTS) {
     if (!policy.require.includes(name) || verdicts[name] === 'PASS') continue;
@@ -125,7 +156,7 @@ export const authenticateMail = (
   if (dmarcPolicy) {
     return stop(
       'quarantined',
-      `dmarc_policy_${dmarcPolicy}`,
+      DMARC_POLICY[dmarcPolicy],
       `DMARC failed and the sender's domain publishes p=${dmarcPolicy}; the mail is quarantined instead of ` +
         'delivered. If it was forwarded by a list or a mail provider, add that forwarder to ' +
         'authentication.trusted_forwarders so its ARC seal can vouch for it.',

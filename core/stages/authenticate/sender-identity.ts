@@ -17,9 +17,12 @@ import { decodeEncodedWords } from '../parse/encoded-words.ts';
  * (`undisclosed-recipients:;`) are all refused, though a lenient parser would find "Ada" in each.
  */
 
+/** The codes of the sender-identity rule, written here literally. */
+export type SenderIdentityReason = 'sender_identified' | 'from_missing' | 'from_invalid';
+
 export type SenderIdentity =
   | { ok: true; mailbox: Mailbox }
-  | { ok: false; reason: 'from_missing' | 'from_invalid'; message: string };
+  | { ok: false; reason: Exclude<SenderIdentityReason, 'sender_identified'>; message: string };
 
 /** The dot-atom addr-spec of RFC 5322 §3.4.1 as mail uses it (quoted local parts allowed), with a dotted domain. */
 const ADDR_SPEC =

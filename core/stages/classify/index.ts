@@ -8,15 +8,21 @@ export { isNoReplySender, suppressesAutoResponse } from './no-reply.ts';
 export { classifyRules } from './rules/index.ts';
 export type { ClassifyContext, ClassifyRule } from './types.ts';
 
+/** Every reason code of the classify stage: `human` when no rule fired, else the deciding rule's. */
+export type ClassifyReason = 'human' | (typeof classifyRules)[number]['reason'];
+
 /**
  * Sorts a mail into human, auto-reply, out-of-office, bulk, bounce or our own mail coming back.
  * GitLab's two rules are the floor, the peers' union the rest (helpdesk-peers §11.1); each rule is
  * one file under `rules/`. Always passes: what a class does (drop, internal note, no
  * acknowledgement) is the pipeline's decision, per project. The verdict is the class.
  */
-export const classifyMail = (mail: ParsedMail, context: ClassifyContext): StageResult<Classification> => {
+export const classifyMail = (
+  mail: ParsedMail,
+  context: ClassifyContext,
+): StageResult<Classification, ClassifyReason> => {
   const signals: string[] = [];
-  let decided: { kind: Classification['kind']; reason: string } | undefined;
+  let decided: Omit<Classification, 'signals'> | undefined;
   for (const rule of classifyRules) {
     const found = rule.test(mail, context);
     if (found === undefined) continue;

@@ -16,8 +16,9 @@ export interface ClassifyContext {
  * made it fire (`Auto-Submitted=auto-replied`), or undefined. Rules only read; they never throw on
  * odd input, because every header is sender-controlled.
  */
-export interface ClassifyRule {
-  reason: string;
+export interface ClassifyRule<R extends string = string> {
+  /** The rule's reason code, a literal type written in the rule's own file. */
+  reason: R;
   kind: Exclude<MailClass, 'human'>;
   test(mail: ParsedMail, context: ClassifyContext): string | undefined;
 }

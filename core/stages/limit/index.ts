@@ -3,13 +3,13 @@ import type { Clock, ObjectStore } from '../../ports.ts';
 import { readJson, sha256Hex } from '../../state/json.ts';
 import { createRateLimiter, type RateLimiter, type RateLimitVerdict } from '../../state/rate-limit.ts';
 import { pass, type StageResult, stop } from '../../trace.ts';
-import { DECISION_PREFIX, LimitReason } from './constants.ts';
+import { DECISION_PREFIX } from './constants.ts';
 import { perDesk } from './per-desk.ts';
 import { perSender } from './per-sender.ts';
 import { perTicket } from './per-ticket.ts';
 import type { InboundLimitRule, LimitInput } from './types.ts';
 
-export { LimitReason, LimitScope } from './constants.ts';
+export { LimitScope } from './constants.ts';
 export { perDesk } from './per-desk.ts';
 export { perSender } from './per-sender.ts';
 export { perTicket } from './per-ticket.ts';
@@ -29,11 +29,18 @@ export type { InboundLimitRule, LimitInput } from './types.ts';
  * would make an issue or a note is counted; our own mail and automated mail that opens nothing never
  * get here) and before render.
  */
-export const inboundLimitRules: readonly InboundLimitRule[] = [perTicket, perSender, perDesk];
+export const inboundLimitRules = [
+  perTicket,
+  perSender,
+  perDesk,
+] as const satisfies readonly InboundLimitRule[];
+
+/** Every reason code of the limit stage: `within_limits`, or the first rule whose window is full. */
+export type LimitReason = 'within_limits' | (typeof inboundLimitRules)[number]['reason'];
 
 export interface LimitPass {
   /** The rules that counted this mail, by reason code. */
-  checked: string[];
+  checked: LimitReason[];
 }
 
 export interface LimitInboundInput extends LimitInput {
@@ -73,9 +80,11 @@ const hitOnce = async (
   return (await readJson(store, decisionKey, DecisionSchema))?.value ?? verdict;
 };
 
-export const limitInbound = async (input: LimitInboundInput): Promise<StageResult<LimitPass>> => {
+export const limitInbound = async (
+  input: LimitInboundInput,
+): Promise<StageResult<LimitPass, LimitReason>> => {
   const limiter = input.limiter ?? createRateLimiter(input.store, input.clock ? { clock: input.clock } : {});
-  const checked: string[] = [];
+  const checked: LimitReason[] = [];
   for (const rule of inboundLimitRules) {
     const key = rule.key(input);
     if (key === undefined || key === '') continue;
@@ -103,5 +112,5 @@ export const limitInbound = async (input: LimitInboundInput): Promise<StageResul
       { exceeded, scope: rule.scope, checked },
     );
   }
-  return pass({ checked }, LimitReason.withinLimits, LimitReason.withinLimits, { checked });
+  return pass({ checked }, 'within_limits', 'within_limits', { checked });
 };

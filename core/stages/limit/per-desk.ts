@@ -1,4 +1,4 @@
-import { LimitReason, LimitScope } from './constants.ts';
+import { LimitScope } from './constants.ts';
 import type { InboundLimitRule } from './types.ts';
 
 /**
@@ -6,8 +6,8 @@ import type { InboundLimitRule } from './types.ts';
  * that no single sender or ticket explains (many forged senders, a mailing list gone wrong). It
  * protects the forge and the outbound quota; the mails over it are kept, not lost.
  */
-export const perDesk: InboundLimitRule = {
-  reason: LimitReason.perDesk,
+export const perDesk: InboundLimitRule<'rate_limit_per_desk'> = {
+  reason: 'rate_limit_per_desk',
   scope: LimitScope.perDesk,
   setting: 'rate_limits.per_desk',
   key: () => 'desk',

@@ -1,5 +1,5 @@
 import { authorSender } from '../thread/sender.ts';
-import { LimitReason, LimitScope } from './constants.ts';
+import { LimitScope } from './constants.ts';
 import type { InboundLimitRule } from './types.ts';
 
 /**
@@ -8,8 +8,8 @@ import type { InboundLimitRule } from './types.ts';
  * address flooding the desk, is stopped however it spreads its mail. A mail with no usable From is
  * not counted here (the per-desk limit still counts it).
  */
-export const perSender: InboundLimitRule = {
-  reason: LimitReason.perSender,
+export const perSender: InboundLimitRule<'rate_limit_per_sender'> = {
+  reason: 'rate_limit_per_sender',
   scope: LimitScope.perSender,
   setting: 'the per-sender default (core/stages/limit/constants.ts)',
   key: (input) => authorSender(input.mail, input.isDeskAddress)?.address.trim().toLowerCase(),

@@ -1,4 +1,4 @@
-import { LimitReason, LimitScope } from './constants.ts';
+import { LimitScope } from './constants.ts';
 import type { InboundLimitRule } from './types.ts';
 
 /**
@@ -6,8 +6,8 @@ import type { InboundLimitRule } from './types.ts';
  * Zammad's defence against an autoresponder or a forward rule that answers every mail of a thread
  * (reference helpdesk-peers.md §2.2, §11.6). A new ticket is not counted here.
  */
-export const perTicket: InboundLimitRule = {
-  reason: LimitReason.perTicket,
+export const perTicket: InboundLimitRule<'rate_limit_per_ticket'> = {
+  reason: 'rate_limit_per_ticket',
   scope: LimitScope.perTicket,
   setting: 'rate_limits.per_ticket',
   key: (input) =>

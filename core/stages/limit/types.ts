@@ -1,7 +1,6 @@
 import type { DeskConfig, ProjectConfig } from '../../config/schema.ts';
 import type { ParsedMail } from '../../model.ts';
 import type { Classification, ThreadDecision } from '../contracts.ts';
-import type { LimitReason } from './constants.ts';
 
 /** What a limit rule may look at: the mail after threading, for one routed project. */
 export interface LimitInput {
@@ -21,8 +20,9 @@ export interface LimitInput {
 }
 
 /** One inbound limit: what it counts (its key), in which windows, and the reason code when full. */
-export interface InboundLimitRule {
-  readonly reason: Exclude<LimitReason, 'within_limits'>;
+export interface InboundLimitRule<R extends string = string> {
+  /** The rule's reason code, a literal type written in the rule's own file. */
+  readonly reason: R;
   readonly scope: string;
   /** The counter key, or undefined when the rule does not apply to this mail. */
   key(input: LimitInput): string | undefined;

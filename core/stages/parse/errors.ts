@@ -1,16 +1,24 @@
-import type { ParseReason } from './constants.ts';
+import type { ParseRejectReason } from './limits.ts';
 
 /**
  * Internal to the parse stage: thrown inside the streaming pipeline to end it early, and turned
- * into a `stop('rejected', reason, message)` value by `parseMail`. Never escapes the module.
+ * into a `stop(outcome, reason, message)` value by `parseMail`. Never escapes the module. Built
+ * only by the rules in limits.ts, which decide the outcome with the reason code.
  */
 export class MailRejectedError extends Error {
-  readonly reason: ParseReason;
+  readonly reason: ParseRejectReason;
+  readonly outcome: 'rejected' | 'quarantined';
   readonly detail: Record<string, unknown> | undefined;
-  constructor(reason: ParseReason, message: string, detail?: Record<string, unknown>) {
+  constructor(
+    reason: ParseRejectReason,
+    outcome: 'rejected' | 'quarantined',
+    message: string,
+    detail?: Record<string, unknown>,
+  ) {
     super(message);
     this.name = 'MailRejectedError';
     this.reason = reason;
+    this.outcome = outcome;
     this.detail = detail;
   }
 }

@@ -1,19 +1,36 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import type { Limits } from '../../config/schema.ts';
-import { LimitKey, ParseReason, SNIFF_BYTES } from './constants.ts';
+import { errorMessage } from '../../errors.ts';
+import { LimitKey, SNIFF_BYTES } from './constants.ts';
 import { MailRejectedError } from './errors.ts';
 
 /**
  * The size caps and the first look at the input. Every message names the limit, the value met
  * and the config key to raise, because the person reading a rejected mail's trace is the one who
  * can change the config.
+ *
+ * A cap or a duplicate header is the sender's to fix, so the mail is rejected (a reply is safe to
+ * send). Bytes that are not a mail at all are quarantined instead: a person should look at them,
+ * and nobody can be told (there is no trustworthy sender to reply to).
  */
+
+/** Every reason code that ends a mail in the parse stage; each is built by one function below. */
+export type ParseRejectReason =
+  | 'raw_too_large'
+  | 'header_too_large'
+  | 'mime_too_deep'
+  | 'too_many_parts'
+  | 'duplicate_from'
+  | 'duplicate_subject'
+  | 'empty_mail'
+  | 'unparseable';
 
 const mb = (bytes: number): string => `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
 
 export const rawTooLarge = (limits: Limits, size: number, exact: boolean): MailRejectedError =>
   new MailRejectedError(
-    ParseReason.rawTooLarge,
+    'raw_too_large',
+    'rejected',
     `The mail is ${exact ? '' : 'more than '}${size} bytes (${mb(size)}), over the limit of ` +
       `${limits.max_raw_bytes} bytes (${mb(limits.max_raw_bytes)}); raise ${LimitKey.max_raw_bytes} to accept it.`,
     { limit: 'max_raw_bytes', value: size, max: limits.max_raw_bytes, key: LimitKey.max_raw_bytes },
@@ -21,7 +38,8 @@ export const rawTooLarge = (limits: Limits, size: number, exact: boolean): MailR
 
 export const headerTooLarge = (limits: Limits): MailRejectedError =>
   new MailRejectedError(
-    ParseReason.headerTooLarge,
+    'header_too_large',
+    'rejected',
     `A MIME header block is larger than the limit of ${limits.max_header_bytes} bytes; ` +
       `raise ${LimitKey.max_header_bytes} to accept it.`,
     {
@@ -34,7 +52,8 @@ export const headerTooLarge = (limits: Limits): MailRejectedError =>
 
 export const mimeTooDeep = (limits: Limits, depth: number): MailRejectedError =>
   new MailRejectedError(
-    ParseReason.mimeTooDeep,
+    'mime_too_deep',
+    'rejected',
     `MIME parts are nested ${depth} levels deep, over the limit of ${limits.max_mime_depth}; ` +
       `raise ${LimitKey.max_mime_depth} to accept it.`,
     { limit: 'max_mime_depth', value: depth, max: limits.max_mime_depth, key: LimitKey.max_mime_depth },
@@ -42,29 +61,37 @@ export const mimeTooDeep = (limits: Limits, depth: number): MailRejectedError =>
 
 export const tooManyParts = (limits: Limits, parts: number, exact: boolean): MailRejectedError =>
   new MailRejectedError(
-    ParseReason.tooManyParts,
+    'too_many_parts',
+    'rejected',
     `The mail has ${exact ? '' : 'more than '}${parts} MIME parts, over the limit of ${limits.max_parts}; ` +
       `raise ${LimitKey.max_parts} to accept it.`,
     { limit: 'max_parts', value: parts, max: limits.max_parts, key: LimitKey.max_parts },
   );
 
-export const duplicateHeader = (
-  reason: typeof ParseReason.duplicateFrom | typeof ParseReason.duplicateSubject,
-  header: 'From' | 'Subject',
-  count: number,
-): MailRejectedError =>
+export const duplicateHeader = (header: 'From' | 'Subject', count: number): MailRejectedError =>
   new MailRejectedError(
-    reason,
+    header === 'From' ? 'duplicate_from' : 'duplicate_subject',
+    'rejected',
     `The mail has ${count} ${header} headers; RFC 5322 allows one` +
       (header === 'From' ? ', and a second one can hide the real sender.' : '.'),
     { header, count },
   );
 
 export const emptyMail = (): MailRejectedError =>
-  new MailRejectedError(ParseReason.emptyMail, 'The mail is empty: it has no header and no body.');
+  new MailRejectedError('empty_mail', 'rejected', 'The mail is empty: it has no header and no body.');
 
+/** Not a mail at all: quarantined for a person to look at. */
 export const unparseable = (why: string): MailRejectedError =>
-  new MailRejectedError(ParseReason.unparseable, `This is not a mail: ${why}.`, { why });
+  new MailRejectedError('unparseable', 'quarantined', `This is not a mail: ${why}.`, { why });
+
+/**
+ * Looked like a mail, but mailsplit or a decoder gave up on it: bad input, so rejected (a value,
+ * never a throw), with the parser's error.
+ */
+export const parserGaveUp = (error: unknown): MailRejectedError =>
+  new MailRejectedError('unparseable', 'rejected', `The mail could not be parsed: ${errorMessage(error)}.`, {
+    error: errorMessage(error),
+  });
 
 /** Header line or mbox `From ` separator (RFC 5322 §2.2 field name, then optional WSP and `:`). */
 const FIRST_LINE = /^(?:From |[\x21-\x39\x3b-\x7e]+[ \t]*:)/;

@@ -5,7 +5,6 @@ import type { MimeNode, SplitterChunk } from '@zone-eu/mailsplit';
 import { Splitter } from '@zone-eu/mailsplit';
 import type { Limits } from '../../config/schema.ts';
 import { needsDecoding } from './charset.ts';
-import { ParseReason } from './constants.ts';
 import { type MailRejectedError, RawReadError, WalkDoneError } from './errors.ts';
 import { parseStructuredHeader, type StructuredHeader } from './header-params.ts';
 import { fieldName, type RawHeaderLine, rawValue } from './headers.ts';
@@ -247,9 +246,9 @@ class MimeWalker {
     // RFC 5322 §3.6: one From, one Subject. A second From can show one sender and route as another.
     const count = (key: string): number => valid.filter((line) => line.key === key).length;
     const froms = count('from');
-    if (froms > 1) throw duplicateHeader(ParseReason.duplicateFrom, 'From', froms);
+    if (froms > 1) throw duplicateHeader('From', froms);
     const subjects = count('subject');
-    if (subjects > 1) throw duplicateHeader(ParseReason.duplicateSubject, 'Subject', subjects);
+    if (subjects > 1) throw duplicateHeader('Subject', subjects);
     this.result.rootLines = lines;
     this.result.rootContentType = contentType;
   }

@@ -3,7 +3,6 @@ import type { Limits } from '../../config/schema.ts';
 import { errorMessage, PermanentError, PostdeskError, TransientError } from '../../errors.ts';
 import type { AttachmentMeta, ParsedMail } from '../../model.ts';
 import { pass, type StageResult, stop } from '../../trace.ts';
-import { PARSED, ParseReason } from './constants.ts';
 import { MailRejectedError, RawReadError } from './errors.ts';
 import {
   buildHeaderMap,
@@ -13,7 +12,7 @@ import {
   parseMailboxes,
   parseMessageIds,
 } from './headers.ts';
-import { emptyMail, rawTooLarge } from './limits.ts';
+import { emptyMail, type ParseRejectReason, parserGaveUp, rawTooLarge } from './limits.ts';
 import { type AttachmentPart, type WalkResult, walkMail } from './mime-walk.ts';
 import { decodeTextPart } from './text-parts.ts';
 
@@ -46,18 +45,12 @@ const readFailed = (error: RawReadError): PostdeskError => {
   });
 };
 
-/**
- * A cap or a duplicate header is the sender's to fix, so the mail is rejected (a reply is safe to
- * send). Bytes that are not a mail at all are quarantined instead: a person should look at them,
- * and nobody can be told (there is no trustworthy sender to reply to).
- */
-const rejected = (error: MailRejectedError): StageResult<never> =>
-  stop(
-    error.reason === ParseReason.unparseable ? 'quarantined' : 'rejected',
-    error.reason,
-    error.message,
-    error.detail,
-  );
+/** Every reason code of the parse stage: `parsed`, or the rule in limits.ts that ended the mail. */
+export type ParseReason = 'parsed' | ParseRejectReason;
+
+/** Ends the mail as the rule decided (see limits.ts): rejected, or quarantined for bytes that are not a mail. */
+const rejected = (error: MailRejectedError): StageResult<never, ParseRejectReason> =>
+  stop(error.outcome, error.reason, error.message, error.detail);
 
 /** Streams one attachment's decoded content by re-reading the raw mail (see `AttachmentMeta.open`). */
 const openAttachment = async (open: OpenRawMail, limits: Limits, index: number): Promise<Readable> => {
@@ -167,7 +160,7 @@ const toParsedMail = (walk: WalkResult, open: OpenRawMail, limits: Limits): Pars
 export const parseMail = async (
   open: OpenRawMail,
   options: ParseMailOptions,
-): Promise<StageResult<ParsedMail>> => {
+): Promise<StageResult<ParsedMail, ParseReason>> => {
   const { limits, size } = options;
   if (size !== undefined && size > limits.max_raw_bytes) return rejected(rawTooLarge(limits, size, true));
   if (size === 0) return rejected(emptyMail());
@@ -178,18 +171,10 @@ export const parseMail = async (
   } catch (error) {
     if (error instanceof MailRejectedError) return rejected(error);
     if (error instanceof RawReadError) throw readFailed(error);
-    // mailsplit or a decoder gave up on this input: bad input, so a value, never a throw.
-    return stop(
-      'rejected',
-      ParseReason.unparseable,
-      `The mail could not be parsed: ${errorMessage(error)}.`,
-      {
-        error: errorMessage(error),
-      },
-    );
+    return rejected(parserGaveUp(error));
   }
   const parsed = toParsedMail(walk, open, limits);
-  return pass(parsed, PARSED, PARSED, {
+  return pass(parsed, 'parsed', 'parsed', {
     parts: walk.parts,
     attachments: parsed.attachments.length,
     bytes: walk.bytes,

@@ -1,12 +1,30 @@
 import type { ParsedMail } from '../../model.ts';
 import type { UploadList } from './attachments.ts';
 import { chooseBody } from './body-choice.ts';
-import { BodySource, HtmlRejected, Marker } from './constants.ts';
+import { HtmlRejected, Marker } from './constants.ts';
 import { convertHtml } from './html/convert.ts';
 import { stripHtml } from './html/strip.ts';
 import { renderPlainText } from './plain-text.ts';
 import { trimReply } from './reply-trim.ts';
 import { cleanText } from './text-clean.ts';
+
+/**
+ * Which part of the mail became the body: the reason code of a passing render.
+ *
+ * - `text_body`: text/plain, the default (GitLab's ReplyParser prefers it too);
+ * - `html_body`: text/html converted to Markdown, for want of a usable text/plain;
+ * - `html_fallback_text`: the HTML was chosen but could not be converted (too large, too deep,
+ *   converter error): text/plain instead;
+ * - `html_fallback_stripped`: the HTML could not be converted and there is no text/plain: its tags
+ *   were stripped;
+ * - `empty_body`: neither part has any text (attachments only, or an empty mail).
+ */
+export type BodySource =
+  | 'text_body'
+  | 'html_body'
+  | 'html_fallback_text'
+  | 'html_fallback_stripped'
+  | 'empty_body';
 
 /** The rendered body, as marked Markdown (see `markdown/finalize.ts`). */
 export interface RenderedBody {
@@ -84,25 +102,24 @@ export const renderBody = async (
   const html = mail.html === undefined ? undefined : cleanText(mail.html);
   const choice = chooseBody(text, html, uploads);
   const detail: Record<string, unknown> = {};
-  if (choice.kind === 'none') return { main: '', quoted: '', source: BodySource.empty, detail };
-  if (choice.kind === 'text')
-    return { ...fromText(choice.text, mode, detail), source: BodySource.text, detail };
+  if (choice.kind === 'none') return { main: '', quoted: '', source: 'empty_body', detail };
+  if (choice.kind === 'text') return { ...fromText(choice.text, mode, detail), source: 'text_body', detail };
 
   if (choice.textRejected !== undefined) detail['textRejected'] = choice.textRejected;
   const converted = await convertHtml(choice.html, { mode, uploads });
   if (converted.ok && hasText(converted.markdown)) {
     const body =
       mode === 'issue' ? { main: converted.markdown, quoted: '' } : fromHtmlReply(converted.markdown, detail);
-    return { ...body, source: BodySource.html, detail };
+    return { ...body, source: 'html_body', detail };
   }
   // The HTML could not be used: the text part after all, or the HTML's text without its tags.
   uploads.resetInline();
   if (converted.ok) detail['htmlRejected'] = HtmlRejected.empty;
   else Object.assign(detail, { htmlRejected: converted.reason, ...converted.detail });
   if (choice.text !== undefined && choice.text.trim() !== '') {
-    return { ...fromText(choice.text, mode, detail), source: BodySource.htmlFallbackText, detail };
+    return { ...fromText(choice.text, mode, detail), source: 'html_fallback_text', detail };
   }
   const stripped = stripHtml(choice.html);
-  if (stripped === '') return { main: '', quoted: '', source: BodySource.empty, detail };
-  return { ...fromText(stripped, mode, detail), source: BodySource.htmlFallbackStripped, detail };
+  if (stripped === '') return { main: '', quoted: '', source: 'empty_body', detail };
+  return { ...fromText(stripped, mode, detail), source: 'html_fallback_stripped', detail };
 };

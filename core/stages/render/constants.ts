@@ -1,25 +1,11 @@
 /**
- * Reason codes, caps and internal markers of the render stage. A reader who sees `html_too_deep`
- * in a decision trace finds the rule by searching for it here.
+ * Caps, detail codes and internal markers of the render stage. A reader who sees `html_too_deep`
+ * in a decision trace's detail finds the rule by searching for it here; the stage's reason codes
+ * live with the rules that emit them (body.ts, note.ts, failure.ts).
  */
 
 /** Verdict of every draft that rendered. */
 export const RENDERED = 'rendered';
-
-/** Which part of the mail became the body (the `reason` of a passing render). */
-export const BodySource = {
-  /** text/plain, the default (GitLab's ReplyParser prefers it too). */
-  text: 'text_body',
-  /** text/html converted to Markdown: no usable text/plain. */
-  html: 'html_body',
-  /** The HTML was chosen but could not be converted (too large, too deep, converter error): text/plain instead. */
-  htmlFallbackText: 'html_fallback_text',
-  /** The HTML could not be converted and there is no text/plain: its tags were stripped. */
-  htmlFallbackStripped: 'html_fallback_stripped',
-  /** Neither part has any text (attachments only, or an empty mail). */
-  empty: 'empty_body',
-} as const;
-export type BodySource = (typeof BodySource)[keyof typeof BodySource];
 
 /** Why text/plain was not used although the mail has one. */
 export const TextRejected = {
@@ -44,14 +30,6 @@ export const HtmlRejected = {
   empty: 'html_empty',
 } as const;
 export type HtmlRejected = (typeof HtmlRejected)[keyof typeof HtmlRejected];
-
-/** Reasons a render stops instead of passing. */
-export const RenderStop = {
-  /** A reply with no text and no attachment: nothing to add (GitLab raises EmptyEmailError). */
-  emptyReply: 'empty_reply',
-  /** A bug: the render threw. The mail is quarantined with its trace instead of crashing the batch. */
-  failed: 'render_failed',
-} as const;
 
 /**
  * Longest HTML body converted, in characters. Real mail, even heavy newsletters, stays well under

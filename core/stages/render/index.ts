@@ -2,7 +2,15 @@
  * The render stage: a parsed mail to an issue draft (new ticket) or a note draft (reply).
  * See docs/RENDER.md for the decisions and the measurements behind them.
  */
-export { BodySource, HtmlRejected, RENDERED, RenderStop, TextRejected } from './constants.ts';
-export { type RenderIssueInput, renderIssue } from './issue.ts';
-export { type RenderNoteInput, renderNote } from './note.ts';
+import type { RenderIssueReason } from './issue.ts';
+import type { RenderNoteReason } from './note.ts';
+
+export type { BodySource } from './body.ts';
+export { HtmlRejected, RENDERED, TextRejected } from './constants.ts';
+export type { RenderFailedReason } from './failure.ts';
+export { type RenderIssueInput, type RenderIssueReason, renderIssue } from './issue.ts';
+export { type RenderNoteInput, type RenderNoteReason, renderNote } from './note.ts';
+
+/** Every reason code of the render stage. */
+export type RenderReason = RenderIssueReason | RenderNoteReason;
 export { renderTitle } from './title.ts';

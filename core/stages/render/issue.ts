@@ -5,9 +5,9 @@ import type { IssueDraft } from '../contracts.ts';
 import { assemble } from './assemble.ts';
 import { UploadList } from './attachments.ts';
 import { authorLine } from './author.ts';
-import { renderBody } from './body.ts';
+import { type BodySource, renderBody } from './body.ts';
 import { RENDERED } from './constants.ts';
-import { renderFailed } from './failure.ts';
+import { type RenderFailedReason, renderFailed } from './failure.ts';
 import { renderTitle } from './title.ts';
 
 export interface RenderIssueInput {
@@ -25,13 +25,18 @@ export interface RenderIssueInput {
   original?: AttachmentMeta | undefined;
 }
 
+/** Reason codes of an issue's render: the body's source, or `render_failed`. */
+export type RenderIssueReason = BodySource | RenderFailedReason;
+
 /**
  * A new ticket's issue: title from the subject, `**From:**` line, the body with its quotes kept
  * (as GitLab does for new tickets), attachment links, then the project template. Customer text is
  * neutralised (markdown/escape.ts); the template is not, so its quick actions run. Passes for
  * every mail; a bug ends in quarantine with its message, never in a throw.
  */
-export const renderIssue = async (input: RenderIssueInput): Promise<StageResult<IssueDraft>> => {
+export const renderIssue = async (
+  input: RenderIssueInput,
+): Promise<StageResult<IssueDraft, RenderIssueReason>> => {
   try {
     const { mail, project, limits } = input;
     const uploads = new UploadList(mail);

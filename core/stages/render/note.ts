@@ -5,9 +5,9 @@ import type { NoteDraft } from '../contracts.ts';
 import { assemble } from './assemble.ts';
 import { UploadList } from './attachments.ts';
 import { authorLine } from './author.ts';
-import { renderBody } from './body.ts';
-import { RENDERED, RenderStop } from './constants.ts';
-import { renderFailed } from './failure.ts';
+import { type BodySource, renderBody } from './body.ts';
+import { RENDERED } from './constants.ts';
+import { type RenderFailedReason, renderFailed } from './failure.ts';
 
 export interface RenderNoteInput {
   mail: ParsedMail;
@@ -21,26 +21,26 @@ export interface RenderNoteInput {
   original?: AttachmentMeta | undefined;
 }
 
+/** Reason codes of a note's render: the body's source, `empty_reply`, or `render_failed`. */
+export type RenderNoteReason = BodySource | 'empty_reply' | RenderFailedReason;
+
 /**
  * A reply's note: `**From:**` line, the new text, attachment links, and what trimming took out
  * (quotes, quote header, signature) in a collapsed `<details>`, as GitLab's
  * `message_with_appended_reply`. A reply with no text and no attachment is rejected with
  * `empty_reply` (GitLab raises `EmptyEmailError`).
  */
-export const renderNote = async (input: RenderNoteInput): Promise<StageResult<NoteDraft>> => {
+export const renderNote = async (
+  input: RenderNoteInput,
+): Promise<StageResult<NoteDraft, RenderNoteReason>> => {
   try {
     const { mail, project, limits } = input;
     const uploads = new UploadList(mail);
     const body = await renderBody(mail, uploads, 'reply');
     if (body.main.replace(/[\uFDD0-\uFDEF]/g, '').trim() === '' && uploads.entries.length === 0) {
-      return stop(
-        'rejected',
-        RenderStop.emptyReply,
-        'The reply has no text and no attachment: nothing to add.',
-        {
-          body: body.source,
-        },
-      );
+      return stop('rejected', 'empty_reply', 'The reply has no text and no attachment: nothing to add.', {
+        body: body.source,
+      });
     }
     const note = assemble(
       {

@@ -9,6 +9,12 @@ export { fullPathSlug } from './gitlab-slug.ts';
 export { type AddressMatch, matchAddress } from './match.ts';
 export { collectRecipients, type Recipients } from './recipients.ts';
 
+/**
+ * Every reason code of the route stage: which recipients routed (`envelope_recipients`, the SES
+ * envelope; `header_recipients`, To/Cc when there is no envelope), or `no_route`.
+ */
+export type RouteReason = 'envelope_recipients' | 'header_recipients' | 'no_route';
+
 /** Recipients named in a message for a person; the rest are counted. */
 const LISTED_RECIPIENTS = 20;
 
@@ -29,7 +35,7 @@ export const routeMail = (
   mail: ParsedMail,
   envelope: Envelope,
   config: DeskConfig,
-): StageResult<RouteTarget[]> => {
+): StageResult<RouteTarget[], RouteReason> => {
   const recipients = collectRecipients(mail, envelope);
   const targets = new Map<string, RouteTarget>();
   const misses: { address: string; why: string }[] = [];

@@ -76,6 +76,9 @@ const idsOf = (mail: ThreadHeaders, field: 'inReplyTo' | 'references', header: s
   return [...new Set(ids)];
 };
 
+/** Reason codes of rule 2: the header whose message id named a ticket of this project. */
+export type MessageIdReason = 'in_reply_to' | 'references';
+
 export interface MessageIdSearch {
   found: FoundTicket | undefined;
   /** Ids that matched a ticket in another project only (ignored). */
@@ -90,7 +93,7 @@ export const findByMessageIds = async (
   const inReplyTo = idsOf(mail, 'inReplyTo', 'in-reply-to');
   const references = idsOf(mail, 'references', 'references').reverse();
   const seen = new Set<string>();
-  const candidates: { id: string; via: 'in_reply_to' | 'references' }[] = [];
+  const candidates: { id: string; via: MessageIdReason }[] = [];
   for (const [ids, via] of [
     [inReplyTo, 'in_reply_to'],
     [references, 'references'],

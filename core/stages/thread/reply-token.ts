@@ -2,15 +2,22 @@ import type { TicketRecord, TicketStore } from '../../state/tickets.ts';
 import { parseReplyToken, verifyReplyToken } from '../../threading/reply-token.ts';
 import type { StageResult } from '../../trace.ts';
 import { pass, stop } from '../../trace.ts';
-import type { RouteTarget } from '../contracts.ts';
-import { ThreadReason } from './reasons.ts';
+import type { RouteTarget, ThreadDecision } from '../contracts.ts';
 
 /** A ticket the mail replies to, found by token or by message id. */
 export interface FoundTicket {
   issueIid: number;
-  via: 'reply_token' | 'in_reply_to' | 'references';
+  /** The rule that found it, and the reason code of a reply: this file's or message-ids.ts's. */
+  via: Extract<ThreadDecision, { kind: 'reply' }>['via'];
   record: TicketRecord | undefined;
 }
+
+/**
+ * Reason codes of rule 1: `reply_token` (found), `reply_token_invalid` (malformed, another
+ * project's, or a MAC that matches no participant of that issue), `reply_key_missing` (a token came,
+ * but the desk secret has no `reply_key` to check it with). The last two quarantine the mail.
+ */
+export type ReplyTokenReason = 'reply_token' | 'reply_token_invalid' | 'reply_key_missing';
 
 /**
  * Rule 1 (reference helpdesk-peers.md §11.3): the signed token in the recipient address. The token's
@@ -22,21 +29,21 @@ export const findByReplyToken = async (
   target: RouteTarget,
   tickets: TicketStore,
   replyKey: string | undefined,
-): Promise<StageResult<FoundTicket>> => {
+): Promise<StageResult<FoundTicket, ReplyTokenReason>> => {
   const project = target.project;
   if (replyKey === undefined || replyKey === '') {
     return stop(
       'quarantined',
-      ThreadReason.replyKeyMissing,
+      'reply_key_missing',
       'this mail came to a reply address, but the desk secret has no reply_key to check its signature: ' +
         'add reply_key (a random string of 32 characters or more) to the secret with `postdesk secret write`, ' +
         'then release the mail from quarantine',
     );
   }
-  const invalid = (why: string, detail?: Record<string, unknown>): StageResult<never> =>
+  const invalid = (why: string, detail?: Record<string, unknown>): StageResult<never, ReplyTokenReason> =>
     stop(
       'quarantined',
-      ThreadReason.replyTokenInvalid,
+      'reply_token_invalid',
       `the reply address does not carry a valid reply token for ${project.path}: ${why}; ` +
         'a forged token, or one copied from another issue, is never trusted',
       detail,
@@ -54,5 +61,5 @@ export const findByReplyToken = async (
   if (!record || !participant || !verified) {
     return invalid('its signature matches no participant of that issue', { issueIid: token.issueIid });
   }
-  return pass({ issueIid: token.issueIid, via: 'reply_token', record }, 'found', ThreadReason.replyToken);
+  return pass({ issueIid: token.issueIid, via: 'reply_token', record }, 'found', 'reply_token');
 };

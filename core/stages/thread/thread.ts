@@ -3,10 +3,10 @@ import type { TicketStore } from '../../state/tickets.ts';
 import { normalizeAddress } from '../../state/tickets.ts';
 import type { StageResult } from '../../trace.ts';
 import { pass, stop } from '../../trace.ts';
+import type { ClassifyReason } from '../classify/index.ts';
 import type { Classification, MailClass, RouteTarget, ThreadDecision } from '../contracts.ts';
-import { findByMessageIds } from './message-ids.ts';
-import { ThreadReason } from './reasons.ts';
-import { type FoundTicket, findByReplyToken } from './reply-token.ts';
+import { findByMessageIds, type MessageIdReason } from './message-ids.ts';
+import { type FoundTicket, findByReplyToken, type ReplyTokenReason } from './reply-token.ts';
 import { authorSender } from './sender.ts';
 
 export interface ThreadInput {
@@ -19,6 +19,19 @@ export interface ThreadInput {
   /** True for addresses the desk receives at (never a participant, never the sender). */
   deskAddress: (address: string) => boolean;
 }
+
+/**
+ * Every reason code of the thread stage. This file's: `new_ticket` (no reply token, no known
+ * message id), `automated_on_ticket` (an auto-reply, out-of-office or bulk mail on a ticket: an
+ * internal note, no reopen), `reply_from_stranger` (the sender is not a participant; the project's
+ * `strangers` policy decided). A reply's code names the rule that found its ticket.
+ */
+export type ThreadReason =
+  | 'new_ticket'
+  | 'automated_on_ticket'
+  | 'reply_from_stranger'
+  | ReplyTokenReason
+  | MessageIdReason;
 
 /** Mail no person wrote: it never opens a ticket, never reopens one, and lands on a ticket only as an internal note. */
 const AUTOMATED: ReadonlySet<MailClass> = new Set<MailClass>([
@@ -41,7 +54,9 @@ const AUTOMATED: ReadonlySet<MailClass> = new Set<MailClass>([
  * of the ticket; anyone else is a stranger, handled by the project's `strangers` policy, never as a
  * silent comment (reference helpdesk-peers.md §11.4).
  */
-export const threadMail = async (input: ThreadInput): Promise<StageResult<ThreadDecision>> => {
+export const threadMail = async (
+  input: ThreadInput,
+): Promise<StageResult<ThreadDecision, ThreadReason | ClassifyReason>> => {
   const { mail, target, classification, tickets } = input;
   const automated = AUTOMATED.has(classification.kind);
 
@@ -73,7 +88,7 @@ export const threadMail = async (input: ThreadInput): Promise<StageResult<Thread
         foreign,
       );
     }
-    return pass<ThreadDecision>({ kind: 'new_ticket' }, 'new_ticket', ThreadReason.newTicket, foreign);
+    return pass<ThreadDecision, ThreadReason>({ kind: 'new_ticket' }, 'new_ticket', 'new_ticket', foreign);
   }
 
   // Authorised by From, never Reply-To (see authorSender).
@@ -86,7 +101,7 @@ export const threadMail = async (input: ThreadInput): Promise<StageResult<Thread
 
   if (isParticipant && address !== undefined) {
     if (automated) {
-      return pass<ThreadDecision>(
+      return pass<ThreadDecision, ThreadReason>(
         {
           kind: 'reply',
           issueIid: found.issueIid,
@@ -96,11 +111,11 @@ export const threadMail = async (input: ThreadInput): Promise<StageResult<Thread
           reopen: false,
         },
         'internal_note',
-        ThreadReason.automatedOnTicket,
+        'automated_on_ticket',
         { ...detail, kind: classification.kind, rule: classification.reason },
       );
     }
-    return pass<ThreadDecision>(
+    return pass<ThreadDecision, ThreadReason>(
       {
         kind: 'reply',
         issueIid: found.issueIid,
@@ -118,15 +133,10 @@ export const threadMail = async (input: ThreadInput): Promise<StageResult<Thread
   const why = `the sender is not a participant of ${target.project.path}#${found.issueIid}`;
   switch (target.project.strangers) {
     case 'drop':
-      return stop(
-        'dropped',
-        ThreadReason.replyFromStranger,
-        `${why}; the project's strangers policy is drop`,
-        detail,
-      );
+      return stop('dropped', 'reply_from_stranger', `${why}; the project's strangers policy is drop`, detail);
     case 'internal_note':
       // Posted for the team to see, but the stranger is not made a participant and reopens nothing.
-      return pass<ThreadDecision>(
+      return pass<ThreadDecision, ThreadReason>(
         {
           kind: 'reply',
           issueIid: found.issueIid,
@@ -136,13 +146,13 @@ export const threadMail = async (input: ThreadInput): Promise<StageResult<Thread
           reopen: false,
         },
         'internal_note',
-        ThreadReason.replyFromStranger,
+        'reply_from_stranger',
         detail,
       );
     default:
       return stop(
         'quarantined',
-        ThreadReason.replyFromStranger,
+        'reply_from_stranger',
         `${why}; the project's strangers policy is quarantine: release the mail to post it, or add the sender as a participant first`,
         detail,
       );

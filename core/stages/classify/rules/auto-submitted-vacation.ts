@@ -11,7 +11,7 @@ const ABSENCE_SUBJECT =
  * `owner-email=` parameter (cloud vacation responders), or is `auto-replied` with an absence word
  * in the subject (Gmail's vacation responder, whose subject the user writes).
  */
-export const autoSubmittedVacation: ClassifyRule = {
+export const autoSubmittedVacation: ClassifyRule<'auto_submitted_vacation'> = {
   reason: 'auto_submitted_vacation',
   kind: 'out_of_office',
   test(mail) {

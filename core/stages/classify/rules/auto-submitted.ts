@@ -8,7 +8,7 @@ import type { ClassifyRule } from '../types.ts';
  * makes the keyword case-insensitive; matching GitLab is the floor the design asks for, and erring
  * towards "automated" only costs an acknowledgement. Any occurrence counts when there are several.
  */
-export const autoSubmitted: ClassifyRule = {
+export const autoSubmitted: ClassifyRule<'auto_submitted'> = {
   reason: 'auto_submitted',
   kind: 'auto_reply',
   test(mail) {

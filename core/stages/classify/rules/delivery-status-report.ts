@@ -4,7 +4,7 @@ import type { ClassifyRule } from '../types.ts';
  * `Content-Type: multipart/report; report-type=delivery-status`: a DSN in the RFC 3464 format
  * (FreeScout `detectBounceByHeaders`). Both compared case-insensitively, as MIME says.
  */
-export const deliveryStatusReport: ClassifyRule = {
+export const deliveryStatusReport: ClassifyRule<'delivery_status_report'> = {
   reason: 'delivery_status_report',
   kind: 'bounce',
   test(mail) {

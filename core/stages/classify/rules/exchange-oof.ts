@@ -7,7 +7,7 @@ import type { ClassifyRule } from '../types.ts';
  * also set on ordinary Outlook mail (meeting responses, GitLab's own notifications) and is not an
  * out-of-office signal; see `suppressesAutoResponse` for what it does mean.
  */
-export const exchangeOof: ClassifyRule = {
+export const exchangeOof: ClassifyRule<'exchange_oof'> = {
   reason: 'exchange_oof',
   kind: 'out_of_office',
   test(mail) {

@@ -25,7 +25,7 @@ import { xLoop } from './x-loop.ts';
  * order matters where signals overlap: a vacation notice also carries `Auto-Submitted`, a bounce
  * often `Auto-Submitted: auto-replied`, and our own mail may come back with either.
  */
-export const classifyRules: readonly ClassifyRule[] = [
+export const classifyRules = [
   ownLoopHeader,
   ownAddressSender,
   ownMessageId,
@@ -45,7 +45,7 @@ export const classifyRules: readonly ClassifyRule[] = [
   precedenceBulk,
   listId,
   listUnsubscribe,
-];
+] as const satisfies readonly ClassifyRule[];
 
 export {
   autoSubmitted,

@@ -8,7 +8,7 @@ const DAEMON_LOCAL_PARTS = new Set(['mailer-daemon', 'postmaster']);
  * From is `MAILER-DAEMON@…` or `postmaster@…`, in any case: the sender of a bounce (FreeScout's
  * third bounce check; SES's own DSNs come from `MAILER-DAEMON@amazonses.com`).
  */
-export const mailerDaemonSender: ClassifyRule = {
+export const mailerDaemonSender: ClassifyRule<'mailer_daemon_sender'> = {
   reason: 'mailer_daemon_sender',
   kind: 'bounce',
   test(mail) {

@@ -16,7 +16,7 @@ import { oooSubject } from './ooo-subject.ts';
  * real bounces that say `auto-replied` (Exim, Postfix) are still caught by the sender, report and
  * `X-Failed-Recipients` rules.
  */
-export const nullReturnPath: ClassifyRule = {
+export const nullReturnPath: ClassifyRule<'null_return_path'> = {
   reason: 'null_return_path',
   kind: 'bounce',
   test(mail, context) {

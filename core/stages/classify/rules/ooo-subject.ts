@@ -33,7 +33,7 @@ const PREFIXES = [
 const OOO_SUBJECT = new RegExp(`^\\s*(?:${PREFIXES.join('|')})\\s*(?:[:：]|$)`, 'iu');
 
 /** A subject in the form clients give absence notices: `Automatic reply: …`, `Abwesenheitsnotiz: …`, `自動応答: …`. */
-export const oooSubject: ClassifyRule = {
+export const oooSubject: ClassifyRule<'ooo_subject'> = {
   reason: 'ooo_subject',
   kind: 'out_of_office',
   test(mail) {

@@ -5,7 +5,7 @@ import type { ClassifyRule } from '../types.ts';
  * an agent's client sent "as" the desk. Making a ticket from it starts a loop (Zammad
  * `sender_is_system_address`, Chatwoot's own-notification check, FreeScout#3332).
  */
-export const ownAddressSender: ClassifyRule = {
+export const ownAddressSender: ClassifyRule<'own_address_sender'> = {
   reason: 'own_address_sender',
   kind: 'own_mail',
   test(mail, context) {

@@ -7,7 +7,7 @@ import type { ClassifyRule } from '../types.ts';
  * sender who forges it only gets their own mail dropped, so it needs no verification here
  * (Zammad's `own_notification_loop_detection`, helpdesk-peers §2.2).
  */
-export const ownLoopHeader: ClassifyRule = {
+export const ownLoopHeader: ClassifyRule<'own_loop_header'> = {
   reason: 'own_loop_header',
   kind: 'own_mail',
   test(mail, context) {

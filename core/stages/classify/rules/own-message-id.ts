@@ -7,7 +7,7 @@ import type { ClassifyRule } from '../types.ts';
  * never went through SES (local mode, a resend of a stored copy); the loop header and the sender
  * rules catch the rest.
  */
-export const ownMessageId: ClassifyRule = {
+export const ownMessageId: ClassifyRule<'own_message_id'> = {
   reason: 'own_message_id',
   kind: 'own_mail',
   test(mail, context) {

@@ -5,7 +5,7 @@ import type { ClassifyRule } from '../types.ts';
  * `Precedence: auto_reply` (or `X-Precedence`), case-insensitive (FreeScout compares it exactly and
  * case-sensitively, which misses `Auto_Reply`). The bulk values are `precedenceBulk`'s.
  */
-export const precedenceAutoReply: ClassifyRule = {
+export const precedenceAutoReply: ClassifyRule<'precedence_auto_reply'> = {
   reason: 'precedence_auto_reply',
   kind: 'auto_reply',
   test(mail) {

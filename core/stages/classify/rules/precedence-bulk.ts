@@ -7,7 +7,7 @@ const BULK = new Set(['bulk', 'junk', 'list']);
  * `Precedence` or `X-Precedence` is `bulk`, `junk` or `list`, case-insensitive (Zammad, FreeScout;
  * RFC 2076 §3.9). Newsletters and mailing lists; a project opts in with `accept_bulk`.
  */
-export const precedenceBulk: ClassifyRule = {
+export const precedenceBulk: ClassifyRule<'precedence_bulk'> = {
   reason: 'precedence_bulk',
   kind: 'bulk',
   test(mail) {

@@ -6,7 +6,7 @@ import type { ClassifyRule } from '../types.ts';
  * systems write an address there instead. Either way a machine added it, and answering it is how
  * mail loops start.
  */
-export const xLoop: ClassifyRule = {
+export const xLoop: ClassifyRule<'x_loop'> = {
   reason: 'x_loop',
   kind: 'auto_reply',
   test(mail) {
