@@ -128,7 +128,10 @@ export const createWebhookHandler = (deps: WebhookDeps) => {
     return expected === undefined || expected === '' ? 'missing' : 'wrong';
   };
 
-  const handleGitLab = async (request: WebhookRequest): Promise<WebhookResponse> => {
+  /** 401 (and the log line that says why) unless the request carries the desk's webhook token. */
+  const refusedToken = async (
+    request: Omit<WebhookRequest, 'body'>,
+  ): Promise<WebhookResponse | undefined> => {
     const event = request.headers['x-gitlab-event'];
     const verdict = await checkToken(request.headers['x-gitlab-token']);
     if (verdict === 'missing') {
@@ -146,6 +149,13 @@ export const createWebhookHandler = (deps: WebhookDeps) => {
       });
       return json(401, { error: 'unauthorized' });
     }
+    return undefined;
+  };
+
+  const handleGitLab = async (request: WebhookRequest): Promise<WebhookResponse> => {
+    const event = request.headers['x-gitlab-event'];
+    const refused = await refusedToken(request);
+    if (refused) return refused;
     if (request.body.length > maxBody) {
       deps.logger.warn('webhook refused: body too large', {
         event,
@@ -260,8 +270,7 @@ export const createWebhookHandler = (deps: WebhookDeps) => {
   const screen = async (request: Omit<WebhookRequest, 'body'>): Promise<WebhookResponse | undefined> => {
     if (UNSUBSCRIBE_PATH.test(request.path) || request.method.toUpperCase() !== 'POST') return undefined;
     try {
-      const verdict = await checkToken(request.headers['x-gitlab-token']);
-      return verdict === 'ok' ? undefined : json(401, { error: 'unauthorized' });
+      return await refusedToken(request);
     } catch (error) {
       deps.logger.error('webhook request failed', { path: request.path, error: errorMessage(error) });
       return json(503, { error: 'temporarily unavailable' });
