@@ -243,6 +243,15 @@ export const addEmailRules = (service: TurndownService, context: RuleContext): v
   add('postdeskInlineCode', inlineCodeRule());
   add('postdeskPre', preRule());
   add('postdeskLink', linkRule());
+  // An empty list item would print a bare `-` under the line before it: Markdown reads that as a
+  // setext heading underline (CommonMark 4.3), turning the customer's text into a heading.
+  add('postdeskEmptyListItem', {
+    filter: (node) =>
+      node.nodeName === 'LI' &&
+      (node.textContent ?? '').trim() === '' &&
+      node.getElementsByTagName('img').length === 0,
+    replacement: () => '',
+  });
   add('postdeskImage', imageRule(context));
   for (const [name, rule] of tableRules(new TableKinds())) add(name, rule);
   if (context.mode === 'reply') {
