@@ -36,12 +36,16 @@ const usage = `Usage: postdesk serve [--port 2525] [--host 127.0.0.1] [--webhook
 
 Runs the local desk: an SMTP server in place of SES, .postdesk/ in place of the bucket, and the
 file forge in .postdesk/forge/ (or GitLab, when the config names it and the secret has a
-forge_token). Send mail to it with any mail client or script; each mail's outcome is printed as it
-happens. Answers on issues go out as .eml files in .postdesk/outbox/ through the webhook listener.
+forge_token). With no config it runs the built-in demo desk (mail to support+demo@desk.localhost;
+\`postdesk init\` writes that config to edit), and on its first run it creates the local secret.
+Send mail to it with any mail client or script; each mail's outcome is printed as it happens.
+The console, http://127.0.0.1:8025/ on the webhook listener, shows the tickets, their mail and
+traces, quarantine and dead letters, and has a reply box (as \`postdesk reply\` does). Answers on
+issues go out as .eml files in .postdesk/outbox/ through the webhook listener.
 
   --host ADDR          address to listen on (default 127.0.0.1; there is no authentication)
   --port N             SMTP port (default 2525; 0 picks a free port, which is printed)
-  --webhook-port N     port of the webhook listener for GitLab note events (default 8025; 0: free)
+  --webhook-port N     port of the webhook listener and the console (default 8025; 0: free)
   --config FILE        the desk config (default ./postdesk.config.yaml, or $POSTDESK_CONFIG)
   --data-dir DIR       local state (default ./.postdesk, or $POSTDESK_DATA_DIR)
   --forge KIND         auto (default), file or gitlab, as for ingest

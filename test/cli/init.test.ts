@@ -50,5 +50,11 @@ describe('postdesk init', () => {
     await main(['--help'], run.io);
     expect(run.stdout()).toMatch(/^ {2}init +write a commented postdesk\.config\.yaml/m);
     expect(run.stdout()).toMatch(/^ {2}reply +answer a ticket of the local file forge/m);
+    const serve = bufferIo({ cwd: await tempDir('serve-help') });
+    await main(['serve', '--help'], serve.io);
+    expect(serve.stdout()).toContain('The console, http://127.0.0.1:8025/');
+    const reply = bufferIo({ cwd: await tempDir('reply-help') });
+    await main(['reply', '--help'], reply.io);
+    expect(reply.stdout()).toMatch(/^Usage: postdesk reply <project>#<iid>/);
   });
 });
