@@ -117,8 +117,9 @@ describe('hostile corpus through the whole pipeline', () => {
       const n = shape.bytes;
       const small = await fastest(shape.make(n));
       const large = await fastest(shape.make(2 * n));
-      // Below a few milliseconds the ratio is noise; such a shape is fast enough either way.
-      if (large < 20) continue;
+      // Below 100 ms of CPU the ratio measures garbage collection, not the algorithm; quadratic work
+      // at these sizes takes seconds, and such a shape is fast enough either way.
+      if (large < 100) continue;
       expect(large / small, `${name}: ${small.toFixed(1)} ms -> ${large.toFixed(1)} ms`).toBeLessThan(3.5);
     }
   });
