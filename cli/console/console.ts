@@ -213,14 +213,13 @@ export const createConsole = (deps: ConsoleDeps) => {
       ),
       ...sent.map((mail): ThreadItem => ({ kind: 'sent', at: mail.date.toISOString(), mail })),
     ];
-    // By time to the second (a mail's Date header has no milliseconds); within one second the
-    // forge's order comes first and sent mail after what it answers.
-    const second = (at: string): string => at.slice(0, 19);
+    // By time (sent mail to the millisecond, from its outbox name); at the same moment the forge's
+    // order comes first and sent mail after what it answers.
     const ordered = items
       .map((item, position) => ({ item, position }))
       .sort(
         (a, b) =>
-          second(a.item.at).localeCompare(second(b.item.at)) ||
+          a.item.at.localeCompare(b.item.at) ||
           Number(a.item.kind === 'sent') - Number(b.item.kind === 'sent') ||
           a.position - b.position,
       )

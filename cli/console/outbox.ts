@@ -20,6 +20,18 @@ export interface OutboxMail {
 
 const cache = new Map<string, OutboxMail>();
 
+/**
+ * When the desk sent it, to the millisecond: the outbox names each file after that moment
+ * (`2026-12-02T14-51-07-535Z-<id>.eml`, adapters/local/outbox-mailer.ts). The Date header has only
+ * seconds, too coarse to place an answer between two notes of the same second.
+ */
+const sentAt = (name: string): Date | undefined => {
+  const match = /^(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})-(\d{2})-(\d{3})Z-/.exec(name);
+  if (!match) return undefined;
+  const date = new Date(`${match[1]}T${match[2]}:${match[3]}:${match[4]}.${match[5]}Z`);
+  return Number.isNaN(date.getTime()) ? undefined : date;
+};
+
 const parseOne = async (dir: string, name: string): Promise<OutboxMail | undefined> => {
   const file = join(dir, name);
   const known = cache.get(file);
@@ -38,7 +50,7 @@ const parseOne = async (dir: string, name: string): Promise<OutboxMail | undefin
       messageId: parsed.messageId?.replace(/^<|>$/g, ''),
       to: addressText(parsed.to),
       subject: parsed.subject ?? '',
-      date: parsed.date ?? info.mtime,
+      date: sentAt(name) ?? parsed.date ?? info.mtime,
       text: parsed.text ?? '',
       replyTo: addressText(parsed.replyTo),
     };
