@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { chmod, link, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { cachedOnce } from '../../core/cached-once.ts';
 import { PermanentError } from '../../core/errors.ts';
 import type { DeskSecret, SecretSource } from '../../core/ports.ts';
 import { parseDeskSecretOrThrow } from '../aws/secret-document.ts';
@@ -231,29 +232,22 @@ export const createLocalSecretSource = (
   options: LocalSecretFileOptions & { onSecret?: ((secret: DeskSecret) => void) | undefined },
 ): SecretSource => {
   const file = new LocalSecretFile(options);
-  let cached: Promise<DeskSecret> | undefined;
   const load = async (): Promise<DeskSecret> => {
     const text = await file.readText();
     const secret = text === undefined ? {} : parseDeskSecretOrThrow(text, file.path);
     options.onSecret?.(secret);
     return secret;
   };
+  // Read once and shared; a failed read is forgotten (core/cached-once.ts). A refresh that
+  // succeeds replaces the cache; one that fails leaves the last good secret in place.
+  let cached = cachedOnce(load);
   return {
-    get() {
-      if (cached === undefined) {
-        const loading = load();
-        cached = loading;
-        loading.catch(() => {
-          if (cached === loading) cached = undefined;
-        });
-      }
-      return cached;
-    },
+    get: () => cached(),
     async refresh() {
-      const loading = load();
-      await loading;
-      cached = loading;
-      return loading;
+      const fresh = cachedOnce(load);
+      const secret = await fresh();
+      cached = fresh;
+      return secret;
     },
   };
 };

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { isAddrSpec } from '../address.ts';
 
 /**
  * `postdesk.config.yaml`: one strict schema, checked at synth and at run time. Unknown keys are
@@ -9,7 +10,7 @@ const hostname = z.string().regex(/^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z
   message: 'must be a domain name such as desk.example.com',
 });
 
-const emailAddress = z.string().regex(/^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/, {
+const emailAddress = z.string().refine(isAddrSpec, {
   message: 'must be an email address such as help@example.com',
 });
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import MailComposer from 'nodemailer/lib/mail-composer';
+import { isPlainAddress } from '../address.ts';
 import type { FetchedUpload } from './attachments.ts';
 import { LOOP_HEADER, MAX_REFERENCES, type OutboundKind } from './constants.ts';
 
@@ -75,16 +76,7 @@ export const headerText = (value: string, maxChars = 250): string => {
   return chars.length <= maxChars ? cleaned : `${chars.slice(0, maxChars - 1).join('')}…`;
 };
 
-/**
- * A bare ASCII addr-spec with nothing a header could be bent with: no spaces, quotes, angle
- * brackets, commas, semicolons, backslashes or control characters, a dotted domain, at most 254
- * characters. Participants come from parsed mail; anything stranger is not mailed.
- */
-export const isPlainAddress = (address: string): boolean =>
-  address.length <= 254 &&
-  /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/.test(
-    address,
-  );
+export { isPlainAddress };
 
 /** `<id>` from `id` or `<id>`; undefined for anything that is not a plausible msg-id. */
 export const bracketId = (id: string): string | undefined => {

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { isAddrSpec } from '../address.ts';
 import { PermanentError } from '../errors.ts';
 import type { Mailbox } from '../model.ts';
 import type { Clock, ObjectStore } from '../ports.ts';
@@ -96,8 +97,6 @@ export interface ParticipantMerge {
   aboveLimit: string[];
 }
 
-const ADDRESS = /^[^\s@<>]+@[^\s@<>]+$/;
-
 /** The form participants are stored and compared in. */
 export const normalizeAddress = (address: string): string => address.trim().toLowerCase();
 
@@ -118,7 +117,7 @@ export const mergeParticipants = (
   const aboveLimit: string[] = [];
   for (const candidate of candidates) {
     const address = normalizeAddress(candidate.address);
-    if (!ADDRESS.test(address) || known.has(address) || options.isDeskAddress(address)) continue;
+    if (!isAddrSpec(address) || known.has(address) || options.isDeskAddress(address)) continue;
     known.add(address);
     if (candidate.source !== 'from' && participants.length >= max) {
       aboveLimit.push(address);

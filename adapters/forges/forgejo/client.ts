@@ -1,7 +1,7 @@
+import { backoffDelay, parseRetryAfter, realSleep } from '../../../core/backoff.ts';
 import { PermanentError, TransientError } from '../../../core/errors.ts';
 import type { Logger } from '../../../core/ports.ts';
 import { silentLogger } from '../../../core/ports.ts';
-import { fullJitterDelay, parseRetryAfter, realSleep } from '../gitlab/retry.ts';
 
 /**
  * The HTTP policy shared by the Forgejo/Gitea and GitHub adapters: one JSON call with a timeout,
@@ -154,7 +154,7 @@ export const createForgeHttp = (options: ForgeHttpOptions): ForgeHttp => {
           reason: lastReason,
         });
         if (spec.method === 'POST') break;
-        if (attempt < attempts) await sleep(fullJitterDelay(attempt, baseMs, capMs, random));
+        if (attempt < attempts) await sleep(backoffDelay({ baseMs, capMs, random }, attempt));
         continue;
       }
       const status = response.status;
@@ -213,7 +213,7 @@ export const createForgeHttp = (options: ForgeHttpOptions): ForgeHttp => {
       if (spec.method === 'POST' && !rateLimited) break;
       if (attempt === attempts) break;
       if (lastWait !== undefined && lastWait > maxRetryAfterMs) break;
-      await sleep(lastWait ?? fullJitterDelay(attempt, baseMs, capMs, random));
+      await sleep(lastWait ?? backoffDelay({ baseMs, capMs, random }, attempt));
     }
     const retryOptions: { retryAfterMs?: number } = {};
     if (lastWait !== undefined) retryOptions.retryAfterMs = lastWait;

@@ -1,4 +1,5 @@
 import addressparser from 'nodemailer/lib/addressparser';
+import { isAddrSpec } from '../../address.ts';
 import type { Mailbox, ParsedMail } from '../../model.ts';
 import { pass, type StageResult, stop } from '../../trace.ts';
 import { decodeEncodedWords } from '../parse/encoded-words.ts';
@@ -23,13 +24,6 @@ export type SenderIdentityReason = 'sender_identified' | 'from_missing' | 'from_
 export type SenderIdentity =
   | { ok: true; mailbox: Mailbox }
   | { ok: false; reason: Exclude<SenderIdentityReason, 'sender_identified'>; message: string };
-
-/** The dot-atom addr-spec of RFC 5322 §3.4.1 as mail uses it (quoted local parts allowed), with a dotted domain. */
-const ADDR_SPEC =
-  /^(?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+|"(?:[^"\\\r\n]|\\.)*")@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$/;
-
-/** Internationalised addresses (RFC 6532): UTF-8 beyond ASCII is allowed, never encoded words. */
-const UTF8_ADDR_SPEC = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:".]+$/u;
 
 const invalid = (message: string): SenderIdentity => ({ ok: false, reason: 'from_invalid', message });
 
@@ -63,7 +57,7 @@ export const senderIdentity = (fromValues: readonly string[]): SenderIdentity =>
     return invalid('the From address is an RFC 2047 encoded word, which is never an address (RFC 2047 §5)');
   }
   if (address === '') return invalid('the From header names no address');
-  if (!ADDR_SPEC.test(address) && !UTF8_ADDR_SPEC.test(address)) {
+  if (!isAddrSpec(address)) {
     return invalid(
       `the From address ${JSON.stringify(address.slice(0, 200))} is not an addr-spec (RFC 5322 §3.4.1)`,
     );

@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import addressparser from 'nodemailer/lib/addressparser';
+import { isAddrSpec } from '../../address.ts';
 import type { Mailbox } from '../../model.ts';
 import { decodeBinaryString, needsDecoding } from './charset.ts';
 import { decodeEncodedWords } from './encoded-words.ts';
@@ -94,7 +95,7 @@ const decodeAddress = (address: string): string => {
   const trimmed = address.trim();
   if (!trimmed.includes('=?')) return trimmed;
   const decoded = decodeEncodedWords(trimmed).text;
-  return /^[^\s@<>"]+@[^\s@<>"]+$/.test(decoded) ? decoded : '';
+  return isAddrSpec(decoded) ? decoded : '';
 };
 
 /** Parses an address list header (already decoded from raw bytes) into mailboxes; groups are flattened. */
