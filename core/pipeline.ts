@@ -157,7 +157,8 @@ const runStages = async (
   const toDecide: MailToDecide = { inbound: mail, parsed, classification };
   const shared = {
     config,
-    tickets: createTicketStore(deps.store),
+    // The same clock as the deliver stage's store: a ticket read and written in one run agree on "now".
+    tickets: createTicketStore(deps.store, { clock: deps.clock }),
     replyKey: (await deps.secrets.get()).reply_key,
     isDeskAddress,
     original: originalMail(mail, parsed, deps.rawStore),
