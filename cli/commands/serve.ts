@@ -500,7 +500,7 @@ export const runServe = async (argv: string[], io: CommandIo, stop: Promise<unkn
     if (loaded.demo) {
       writeLine(
         io.stdout,
-        `  config         the built-in demo desk (no ${loaded.path}); copy infra/example.config.yaml there to make your own`,
+        `  config         the built-in demo desk (no ${loaded.path}); \`postdesk init\` writes it there to make your own`,
       );
     }
     if (desk.secret.created) {
