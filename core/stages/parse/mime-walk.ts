@@ -90,8 +90,17 @@ const firstRaw = (lines: readonly RawHeaderLine[], key: string): string | undefi
   return line === undefined ? undefined : rawValue(line.line);
 };
 
-const headerLines = (node: MimeNode): RawHeaderLine[] =>
-  node.headers === false ? [] : node.headers.getList().map(({ key, line }) => ({ key, line }));
+const headerLines = (node: MimeNode): RawHeaderLine[] => {
+  if (node.headers === false) return [];
+  const lines = node.headers.getList().map(({ key, line }) => ({ key, line }));
+  // mailsplit sets a first line matching /^From /i aside as an mbox separator. `From : x` (WSP
+  // before the colon, RFC 5322 §4.5.x obsolete syntax) is a From field to mailauth and to MTAs:
+  // hidden here, a second From would pass as the only one, and DMARC and Postdesk would each
+  // name another author. An mbox separator (`From sender date`) never has a colon after `From`.
+  const mbox: unknown = (node.headers as { mbox?: unknown }).mbox;
+  if (typeof mbox === 'string' && /^from[ \t]*:/i.test(mbox)) lines.unshift({ key: 'from', line: mbox });
+  return lines;
+};
 
 /** `once(stream, 'end')`, with its rejection marked handled: it is awaited later, or the walk died first. */
 const endOf = (stream: Transform): Promise<unknown> => {
