@@ -84,6 +84,13 @@ export interface ReceiptVerdicts {
   virus: VerdictStatus;
   /** SES gives this only when DMARC fails: `none`, `quarantine` or `reject`. */
   dmarcPolicy?: 'none' | 'quarantine' | 'reject' | undefined;
+  /**
+   * The RFC5322.From domain the DMARC verdict was evaluated on, when the verdict source says so
+   * (the local check: the From mailbox mailauth read). Undefined for SES, whose receipt names no
+   * domain: SES evaluates DMARC on the mail's own From header. The policy stage quarantines a
+   * mail whose sender identity has another domain (`dmarc_identity_mismatch`).
+   */
+  dmarcDomain?: string | undefined;
   /** ARC chain result, when computed locally (SES gives none). */
   arc?: { result: 'pass' | 'fail' | 'none'; sealer?: string | undefined } | undefined;
   /** Where the verdicts came from. */

@@ -1,6 +1,7 @@
 import type { AuthenticationPolicy, DeskConfig, ProjectConfig } from './config/schema.ts';
 import type { AttachmentMeta, InboundMail, ParsedMail } from './model.ts';
 import type { DeskSecret } from './ports.ts';
+import { requireDmarcOnIdentity } from './stages/authenticate/dmarc-identity.ts';
 import { authenticateMail } from './stages/authenticate/index.ts';
 import { requireSenderIdentity } from './stages/authenticate/sender-identity.ts';
 import type { Classification, EndingPlan, Plan, RouteTarget } from './stages/contracts.ts';
@@ -77,9 +78,12 @@ export const decide = async (
     inbound.verdicts.source,
   );
   const auth = await stage('policy', async () => {
-    // One author or none: the mailbox DMARC evaluated, never Sender or Reply-To standing in.
+    // One author or none: the mailbox DMARC evaluated, never Sender or Reply-To standing in, and a
+    // DMARC verdict about another domain vouches for nobody.
     const author = requireSenderIdentity(parsed);
     if (!author.ok) return author;
+    const mismatch = requireDmarcOnIdentity(author.value, inbound.verdicts);
+    if (mismatch) return mismatch;
     const result = authenticateMail(parsed, inbound.verdicts, policy);
     if (!result.ok || notEvaluated.length === 0) return result;
     return { ...result, detail: { ...result.detail, notEvaluated, verdictSource: inbound.verdicts.source } };

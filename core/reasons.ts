@@ -1,3 +1,4 @@
+import type { DmarcIdentityReason } from './stages/authenticate/dmarc-identity.ts';
 import type { AuthenticateReason } from './stages/authenticate/index.ts';
 import type { SenderIdentityReason } from './stages/authenticate/sender-identity.ts';
 import type { ClassifyReason } from './stages/classify/index.ts';
@@ -22,6 +23,7 @@ export type ReasonCode =
   | ParseReason
   | AuthenticateReason
   | SenderIdentityReason
+  | DmarcIdentityReason
   | ClassifyReason
   | RouteReason
   | ThreadReason
@@ -56,6 +58,7 @@ const CODES = {
   sender_identified: true,
   from_invalid: true,
   from_missing: true,
+  dmarc_identity_mismatch: true,
   policy_satisfied: true,
   arc_rescued: true,
   virus_detected: true,
@@ -101,6 +104,7 @@ const CODES = {
   reply_from_stranger: true,
   reply_token_invalid: true,
   reply_key_missing: true,
+  reply_token_participant_mismatch: true,
   within_limits: true,
   rate_limit_per_ticket: true,
   rate_limit_per_sender: true,

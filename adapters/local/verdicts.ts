@@ -236,5 +236,27 @@ export const computeLocalVerdicts = async (
   };
   const policy = dmarc === 'FAIL' ? dmarcPolicy(result.dmarc) : undefined;
   if (policy !== undefined) verdicts.dmarcPolicy = policy;
+  const dmarcDomain = evaluatedDmarcDomain(result);
+  if (dmarcDomain !== undefined) verdicts.dmarcDomain = dmarcDomain;
   return verdicts;
+};
+
+/**
+ * The From domain mailauth evaluated DMARC on, for the policy stage to hold against the sender
+ * identity (core/stages/authenticate/dmarc-identity.ts). Not `dmarc.domain`, which is the
+ * organisational domain (`customer.example` for `mail.customer.example`): the From mailboxes
+ * mailauth read (`dkim.headerFrom`, nodemailer's addressparser over its own header parse), whose
+ * single entry's domain is what its DMARC step looks up (mailauth lib/dmarc/verify.js). Undefined
+ * when DMARC was not evaluated (no From, or several mailboxes).
+ */
+const evaluatedDmarcDomain = (result: AuthenticateResult): string | undefined => {
+  if (result.dmarc === false || result.dmarc === undefined) return undefined;
+  const from: unknown = result.dkim?.headerFrom;
+  const mailboxes = Array.isArray(from) ? from : [from];
+  if (mailboxes.length !== 1 || typeof mailboxes[0] !== 'string') return undefined;
+  const address = mailboxes[0];
+  return address
+    .slice(address.lastIndexOf('@') + 1)
+    .trim()
+    .toLowerCase();
 };

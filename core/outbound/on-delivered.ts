@@ -3,6 +3,7 @@ import { errorMessage, isTransient } from '../errors.ts';
 import type { DeliveredEvent } from '../pipeline.ts';
 import type { Clock, Logger, ObjectStore } from '../ports.ts';
 import { systemClock } from '../ports.ts';
+import { senderIdentity } from '../stages/authenticate/sender-identity.ts';
 import type { RateLimiter } from '../state/rate-limit.ts';
 import { createRateLimiter } from '../state/rate-limit.ts';
 import type { Participant } from '../state/tickets.ts';
@@ -120,8 +121,8 @@ export const planAutomaticMail = (deps: OnDeliveredDeps) => {
 
     for (const participant of candidates) {
       if (!fresh.has(participant.address)) continue;
-      // The From address of a mail whose Reply-To is someone else is a participant too, but it wrote
-      // the mail: it is neither thanked (GitLab thanks the Reply-To) nor told it was "added".
+      // Whoever wrote a mail (a `from` participant) is thanked as the requester or not at all, never
+      // told it was "added".
       if (participant !== requester && participant.source === 'from') continue;
       const kind = participant === requester ? 'thank_you' : 'new_participant';
       const reason = await refuse(kind, participant, { project, mailable, event });
@@ -172,10 +173,14 @@ export const planAutomaticMail = (deps: OnDeliveredDeps) => {
   }
 };
 
-/** The address a mail counts as coming from: Reply-To, then From (GitLab's `from_address`), lowercased. */
+/**
+ * The address a mail counts as coming from: its sender identity (the one From mailbox), lowercased.
+ * Never Reply-To or Sender (GitLab's `from_address` takes Reply-To first): a thank-you to a Reply-To
+ * would mail the desk's answer to whoever the sender named (see core/stages/thread/sender.ts).
+ */
 const mailSender = (event: DeliveredEvent): string | undefined => {
-  const box = event.parsed.replyTo[0] ?? event.parsed.from[0] ?? event.parsed.sender;
-  return box ? normalizeAddress(box.address) : undefined;
+  const identity = senderIdentity(event.parsed.headers.get('from') ?? []);
+  return identity.ok ? normalizeAddress(identity.mailbox.address) : undefined;
 };
 
 /** "Re: Fwd: Printer  on fire" and "printer on fire" are the same subject for the cap. */

@@ -149,7 +149,7 @@ export interface RecordInboundInput extends TicketRef {
   mailId: string;
   /** Its Message-ID (indexed, and added to `inboundMessageIds`). */
   messageId: string | undefined;
-  /** The sender to add (Reply-To or From); undefined to add nobody (a stranger's or an automated mail). */
+  /** The sender identity to add (From, never Reply-To); undefined to add nobody (a stranger's or an automated mail). */
   sender: Mailbox | undefined;
   /** The From address when it differs from `sender`: replies are authorised by From. */
   author?: Mailbox | undefined;

@@ -218,7 +218,16 @@ export const parseInboundRecord = (record: unknown): ParsedRecord => {
 
 const DMARC_POLICIES = ['none', 'quarantine', 'reject'] as const;
 
-/** The verdicts from the receipt. A verdict SES did not send is `NONE`: present, and not a pass. */
+/**
+ * The verdicts from the receipt. A verdict SES did not send is `NONE`: present, and not a pass.
+ *
+ * `dmarcDomain` stays undefined: the receipt's `dmarcVerdict` holds only a `status`, and
+ * `dmarcPolicy` only the sending domain's policy ("Contents of notifications for Amazon SES email
+ * receiving", https://docs.aws.amazon.com/ses/latest/dg/receiving-email-notifications-contents.html);
+ * neither names the domain. SES evaluates DMARC on the mail's own From header, the RFC5322.From
+ * domain DMARC is defined on (RFC 7489 §3.1). What it does with a From that is a group or several
+ * mailboxes is not documented, which is why the sender identity rule refuses those whatever the source.
+ */
 export const verdictsFromReceipt = (receipt: SesReceivedNotification['receipt']): ReceiptVerdicts => {
   const policy = receipt.dmarcPolicy?.toLowerCase();
   const dmarcPolicy = DMARC_POLICIES.find((candidate) => candidate === policy);

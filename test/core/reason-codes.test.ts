@@ -98,6 +98,7 @@ const EMITTERS: Readonly<Record<string, readonly ReasonCode[]>> = {
   'core/trace-recorder.ts': ['error', 'no_delivery'],
   'core/reasons.ts': ['loaded', 'dry_run', 'error', 'no_delivery', 'internal_error'],
   'core/stages/authenticate/sender-identity.ts': ['sender_identified', 'from_missing', 'from_invalid'],
+  'core/stages/authenticate/dmarc-identity.ts': ['dmarc_identity_mismatch'],
   'core/stages/parse/parse-mail.ts': ['parsed'],
   'core/stages/parse/limits.ts': [
     'raw_too_large',
@@ -137,7 +138,12 @@ const EMITTERS: Readonly<Record<string, readonly ReasonCode[]>> = {
   ),
   'core/stages/route/index.ts': ['envelope_recipients', 'header_recipients', 'no_route'],
   'core/stages/thread/thread.ts': ['new_ticket', 'automated_on_ticket', 'reply_from_stranger'],
-  'core/stages/thread/reply-token.ts': ['reply_token', 'reply_token_invalid', 'reply_key_missing'],
+  'core/stages/thread/reply-token.ts': [
+    'reply_token',
+    'reply_token_invalid',
+    'reply_key_missing',
+    'reply_token_participant_mismatch',
+  ],
   'core/stages/thread/message-ids.ts': ['in_reply_to', 'references'],
   'core/stages/limit/index.ts': ['within_limits'],
   'core/stages/limit/per-ticket.ts': ['rate_limit_per_ticket'],

@@ -3,6 +3,7 @@ import { ProjectSchema } from '../../core/config/schema.ts';
 import type { AttachmentMeta, Mailbox, ParsedMail } from '../../core/model.ts';
 import type { Clock } from '../../core/ports.ts';
 import type { RouteTarget, UploadPlan } from '../../core/stages/contracts.ts';
+import { fromHeaders } from '../support/mail-factory.ts';
 
 /** Values shared by the deliver tests: mails, targets, attachments and a clock the test moves. */
 
@@ -19,7 +20,7 @@ export const target = (overrides: Record<string, unknown> = {}): RouteTarget => 
 });
 
 export const mail = (overrides: Partial<ParsedMail> = {}): ParsedMail => ({
-  headers: new Map(),
+  headers: fromHeaders(overrides.from ?? [box('alice@example.com', 'Alice')]),
   from: [box('alice@example.com', 'Alice')],
   replyTo: [],
   sender: undefined,

@@ -75,6 +75,7 @@ describe('computeLocalVerdicts', () => {
       spf: 'PASS',
       dkim: 'PASS',
       dmarc: 'PASS',
+      dmarcDomain: 'example.org',
       spam: 'DISABLED',
       virus: 'DISABLED',
       arc: { result: 'none' },
@@ -114,6 +115,28 @@ describe('computeLocalVerdicts', () => {
     // Assess
     expect(verdicts).toMatchObject({ spf: 'GRAY', dkim: 'GRAY', dmarc: 'FAIL', dmarcPolicy: 'quarantine' });
     expect(dns.calls).toContain('TXT _dmarc.shop.example.org');
+    // The From domain it evaluated, not mailauth's `dmarc.domain` (the organisational example.org).
+    expect(verdicts.dmarcDomain).toBe('shop.example.org');
+  });
+
+  /** The verdicts for the test message with another From header. */
+  const verdictsWithFrom = (from: string) =>
+    computeLocalVerdicts(
+      Buffer.from(message.replace('From: Jane Doe <jane.doe@example.org>', `From: ${from}`)),
+      fromCustomer,
+      { resolver: fakeDns(zone).resolver },
+    );
+
+  it('dmarc identity mismatch: names the mailbox it evaluated, the one outside a group From', async () => {
+    // mailauth reads `g: Jane <jane.doe@example.org>;, mallory@evil.example` as one mailbox, Mallory's.
+    const verdicts = await verdictsWithFrom('g: Jane Doe <jane.doe@example.org>;, mallory@evil.example');
+    expect(verdicts.dmarcDomain).toBe('evil.example');
+  });
+
+  it('names no DMARC domain when it evaluated none (two From mailboxes)', async () => {
+    const verdicts = await verdictsWithFrom('jane.doe@example.org, mallory@evil.example');
+    expect(verdicts.dmarc).toBe('NONE');
+    expect(verdicts.dmarcDomain).toBeUndefined();
   });
 
   it('says GRAY for an unsigned mail from a domain that publishes nothing', async () => {
@@ -276,6 +299,7 @@ describe('computeLocalVerdicts', () => {
         dkim: 'FAIL',
         dmarc: 'FAIL',
         dmarcPolicy: 'reject',
+        dmarcDomain: 'example.org',
         spam: 'DISABLED',
         virus: 'DISABLED',
         arc: { result: 'pass', sealer: 'lists.forwarder.example' },

@@ -257,7 +257,8 @@ describe('new participant', () => {
     ]);
   });
 
-  it('a mail whose Reply-To differs from From thanks the Reply-To and tells From nothing', async () => {
+  it('reply-to-thank-you: a mail whose Reply-To differs from From thanks the From and never mails the Reply-To', async () => {
+    // Prepare: the ticket as a desk before this rule recorded it, the Reply-To made a participant too.
     const { store, queue, plan, clock } = setup();
     await createTicketStore(store, { clock }).recordInbound({
       projectPath: PROJECT,
@@ -270,8 +271,10 @@ describe('new participant', () => {
       participantsFromCc: false,
       isDeskAddress: () => false,
     });
+    // Act
     await plan(event({ iid: 1, from: 'Ada <ada@customer.example>', replyTo: 'team@customer.example' }));
-    expect(queue.jobs.map((job) => [job.kind, job.to])).toEqual([['thank_you', 'team@customer.example']]);
+    // Assess
+    expect(queue.jobs.map((job) => [job.kind, job.to])).toEqual([['thank_you', 'ada@customer.example']]);
   });
 
   it('a reply that adds a Cc participant greets only the new one', async () => {

@@ -200,12 +200,12 @@ describe('two desks answering each other stop', () => {
       'References',
     ]);
 
-  it('forwarders strip every marker and every thread header: the reply token still ends it (stranger policy)', async () => {
-    // Guards the signed reply address (core/threading/reply-token.ts) and the strangers policy
-    // (core/stages/thread/thread.ts): A's thank-you reaches B's reply address from an address that
-    // is not B's participant, so B quarantines it instead of answering.
+  it("forwarders strip every marker and every thread header: A thanks B's From, which routes nowhere", async () => {
+    // Guards the thank-you to the sender identity, never the Reply-To (core/outbound/on-delivered.ts):
+    // B's thank-you has B's signed reply address as Reply-To and B's bare desk address as From; A
+    // thanks the From, which names no project at B, so B rejects it (no_route) and sends nothing.
     const { hops, mails, decisions } = await pingPong(blind);
-    expect(decisions.at(-1)).toBe('desk-b.example.com:quarantined:reply_from_stranger');
+    expect(decisions.at(-1)).toBe('desk-b.example.com:rejected:no_route');
     expect(hops).toBe(3);
     expect(mails).toBe(2);
   });

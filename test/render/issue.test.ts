@@ -20,16 +20,48 @@ describe('renderIssue: who wrote it', () => {
     expect(value.description.split('\n')[0]).toBe('**From:** Jane Doe \\<jane@example.com\\>');
   });
 
-  it('takes Reply-To before From, and Sender last, as GitLab external_author', async () => {
+  it('reply-to-author: names the From mailbox, never Reply-To or Sender (GitLab takes Reply-To first)', async () => {
     const replyTo = await render({
       mail: mail({ replyTo: [{ name: 'Help Team', address: 'team@example.com' }] }),
     });
-    expect(replyTo.value.description).toMatch(/^\*\*From:\*\* Help Team\n/);
+    expect(replyTo.value.description).toMatch(/^\*\*From:\*\* Jane Doe\n/);
     const sender = await render({
       mail: mail({ from: [], sender: { name: 'Bot', address: 'bot@example.com' } }),
     });
-    expect(sender.value.description).toMatch(/^\*\*From:\*\* Bot\n/);
+    expect(sender.value.description).toMatch(/^\*\*From:\*\* \(name not given\)\n/);
+    expect(sender.value.description).not.toContain('Bot');
   });
+
+  it('names nobody for a From that is not one plain mailbox, whatever the parser flattened', async () => {
+    const group = await render({
+      mail: mail({
+        headers: new Map([['from', ['g: Ada Lovelace <ada@customer.example>;, mallory@evil.example']]]),
+      }),
+    });
+    expect(group.value.description.split('\n')[0]).toBe('**From:** (name not given)');
+  });
+
+  it.each([
+    ['"ceo@acme.example" <mallory@evil.example>', false, '**From:** mallory@evil.example'],
+    ['"ceo@acme.example" <mallory@evil.example>', true, '**From:** mallory@evil.example'],
+    [
+      '"The CEO (ceo@acme.example)" <mallory@evil.example>',
+      false,
+      '**From:** The CEO \\<mallory@evil.example\\>',
+    ],
+    ['"ada@customer.example" <ada@customer.example>', true, '**From:** ada@customer.example'],
+    ['"ADA@customer.example" <ada@customer.example>', false, '**From:** (name not given)'],
+  ])(
+    'display-name address spoof: %s (show_sender_address %s) is shown with the real address',
+    async (from, show, line) => {
+      const { value } = await render({
+        mail: mail({ headers: new Map([['from', [from]]]) }),
+        project: project({ show_sender_address: show }),
+      });
+      expect(value.description.split('\n')[0]).toBe(line);
+      if (!line.includes('ceo@acme')) expect(value.description).not.toContain('ceo@acme.example');
+    },
+  );
 
   it('hides an address used as the display name, and neutralises the name', async () => {
     const named = await render({

@@ -6,6 +6,7 @@ import { marked } from 'marked';
 import { type Limits, LimitsSchema, type ProjectConfig, ProjectSchema } from '../../core/config/schema.ts';
 import type { AttachmentMeta, ParsedMail } from '../../core/model.ts';
 import { parseMail } from '../../core/stages/parse/index.ts';
+import { fromHeaders } from '../support/mail-factory.ts';
 
 /** Factories for the render tests: a `ParsedMail` with sensible defaults, and its parts. */
 
@@ -19,7 +20,7 @@ export const project = (overrides: Partial<Record<string, unknown>> = {}): Proje
   ProjectSchema.parse({ path: 'acme/game', key: 'game', ...overrides });
 
 export const mail = (overrides: Partial<ParsedMail> = {}): ParsedMail => ({
-  headers: new Map(),
+  headers: fromHeaders(overrides.from ?? [{ name: 'Jane Doe', address: 'jane@example.com' }]),
   from: [{ name: 'Jane Doe', address: 'jane@example.com' }],
   replyTo: [],
   sender: undefined,

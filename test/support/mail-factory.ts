@@ -9,6 +9,19 @@ import type { Mailbox, ParsedMail } from '../../core/model.ts';
 
 export type HeaderList = ReadonlyArray<readonly [name: string, value: string]>;
 
+/**
+ * The raw `From` header values for mailboxes built by hand: what a stage reads the sender identity
+ * from (core/stages/authenticate/sender-identity.ts). One header holding them all; none for `[]`.
+ */
+export const fromHeaders = (from: readonly Mailbox[]): Map<string, string[]> => {
+  const value = from
+    .map(({ name, address }) =>
+      name === '' ? address : `"${name.replace(/[\\"]/g, (char) => `\\${char}`)}" <${address}>`,
+    )
+    .join(', ');
+  return new Map(value === '' ? [] : [['from', [value]]]);
+};
+
 /** Splits an address list on commas outside quotes, comments and angle brackets. */
 const splitAddressList = (value: string): string[] => {
   const parts: string[] = [];

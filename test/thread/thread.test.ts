@@ -7,6 +7,7 @@ import { type ThreadInput, threadMail } from '../../core/stages/thread/index.ts'
 import { createTicketStore, type TicketStore } from '../../core/state/tickets.ts';
 import { createReplyToken } from '../../core/threading/reply-token.ts';
 import type { StageResult } from '../../core/trace.ts';
+import { fromHeaders } from '../support/mail-factory.ts';
 
 const REPLY_KEY = 'k'.repeat(40);
 const isDeskAddress = (address: string): boolean => address.endsWith('@desk.example.com');
@@ -16,7 +17,7 @@ const game = ProjectSchema.parse({ path: 'acme/game', key: 'game' });
 const web = ProjectSchema.parse({ path: 'acme/web', key: 'web' });
 
 const mail = (overrides: Partial<ParsedMail> = {}): ParsedMail => ({
-  headers: new Map(),
+  headers: fromHeaders(overrides.from ?? [box('alice@example.com', 'Alice')]),
   from: [box('alice@example.com', 'Alice')],
   replyTo: [],
   sender: undefined,
@@ -132,13 +133,60 @@ describe('thread: reply tokens', () => {
     const result = await run({
       tickets,
       mail: mail({ from: [box('Bob@Example.com')], replyTo: [box('alice@work.example.com')] }),
-      target: byToken(tokenFor('alice@example.com'), project),
+      target: byToken(tokenFor('bob@example.com', { index: 1 }), project),
     });
     // Assess
     expect(result).toMatchObject({
       ok: true,
       value: { participant: 'bob@example.com', reopen: true, internal: false },
     });
+  });
+
+  it("participant-bound token: another participant with Alice's token is quarantined, not posted", async () => {
+    // Prepare: bob@example.com is a participant of #42 too (from Cc), but the token is Alice's (slot 0).
+    const tickets = await seeded();
+    // Act
+    const result = await run({
+      tickets,
+      mail: mail({ from: [box('bob@example.com', 'Bob')] }),
+      target: byToken(tokenFor('alice@example.com')),
+    });
+    // Assess
+    expect(result).toMatchObject({
+      ok: false,
+      outcome: 'quarantined',
+      reason: 'reply_token_participant_mismatch',
+      detail: { issueIid: 42 },
+    });
+  });
+
+  it('participant-bound token: an automated mail from another participant is held the same way', async () => {
+    const tickets = await seeded();
+    const result = await run({
+      tickets,
+      mail: mail({ from: [box('bob@example.com')] }),
+      classification: outOfOffice,
+      target: byToken(tokenFor('alice@example.com')),
+    });
+    expect(result).toMatchObject({ ok: false, reason: 'reply_token_participant_mismatch' });
+  });
+
+  it('a Sender or Reply-To naming a participant never stands in for a From that names nobody', async () => {
+    // Prepare: a From that is an empty group; Sender and Reply-To name Alice, the token's participant.
+    const tickets = await seeded();
+    // Act
+    const result = await run({
+      tickets,
+      mail: mail({
+        headers: new Map([['from', ['undisclosed-recipients:;']]]),
+        from: [],
+        sender: box('alice@example.com'),
+        replyTo: [box('alice@example.com')],
+      }),
+      target: byToken(tokenFor('alice@example.com')),
+    });
+    // Assess: nobody is named, so nobody is a participant (the policy stage quarantines this first).
+    expect(result).toMatchObject({ ok: false, reason: 'reply_from_stranger' });
   });
 
   it('reply-to-forgery: a stranger who sets Reply-To to a participant is still a stranger', async () => {

@@ -10,7 +10,7 @@ import {
 } from '../../state/tickets.ts';
 import type { DeliveryRecord } from '../../trace.ts';
 import type { RouteTarget, UploadPlan } from '../contracts.ts';
-import { authorSender, replySender } from '../thread/sender.ts';
+import { authorSender } from '../thread/sender.ts';
 import { claimDelivery, underClaim } from './claim.ts';
 import { deliveryMarker, withMarker } from './marker.ts';
 import { DeliverReason } from './reasons.ts';
@@ -210,8 +210,8 @@ export const deliverPlan = async (
       iid: made.issueIid,
       mailId: input.mailId,
       messageId: mail.messageId,
-      sender: adds ? replySender(mail, input.isDeskAddress) : undefined,
-      author: adds ? authorSender(mail, input.isDeskAddress) : undefined,
+      // The sender identity (From), never Reply-To or Sender: only it is ever mailed the team's answers.
+      sender: adds ? authorSender(mail, input.isDeskAddress) : undefined,
       cc: adds ? mail.cc : [],
       participantsFromCc: project.participants_from_cc,
       isDeskAddress: input.isDeskAddress,

@@ -10,14 +10,22 @@ export interface FoundTicket {
   /** The rule that found it, and the reason code of a reply: this file's or message-ids.ts's. */
   via: Extract<ThreadDecision, { kind: 'reply' }>['via'];
   record: TicketRecord | undefined;
+  /** For a ticket found by reply token: the participant the token was issued to (normalised address). */
+  tokenParticipant?: string | undefined;
 }
 
 /**
  * Reason codes of rule 1: `reply_token` (found), `reply_token_invalid` (malformed, another
  * project's, or a MAC that matches no participant of that issue), `reply_key_missing` (a token came,
- * but the desk secret has no `reply_key` to check it with). The last two quarantine the mail.
+ * but the desk secret has no `reply_key` to check it with), `reply_token_participant_mismatch`
+ * (another participant of the ticket wrote with this participant's token). The last three
+ * quarantine the mail.
  */
-export type ReplyTokenReason = 'reply_token' | 'reply_token_invalid' | 'reply_key_missing';
+export type ReplyTokenReason =
+  | 'reply_token'
+  | 'reply_token_invalid'
+  | 'reply_key_missing'
+  | 'reply_token_participant_mismatch';
 
 /**
  * Rule 1 (reference helpdesk-peers.md §11.3): the signed token in the recipient address. The token's
@@ -61,5 +69,31 @@ export const findByReplyToken = async (
   if (!record || !participant || !verified) {
     return invalid('its signature matches no participant of that issue', { issueIid: token.issueIid });
   }
-  return pass({ issueIid: token.issueIid, via: 'reply_token', record }, 'found', 'reply_token');
+  return pass(
+    { issueIid: token.issueIid, via: 'reply_token', record, tokenParticipant: participant.address },
+    'found',
+    'reply_token',
+  );
+};
+
+/**
+ * A reply token names one participant, and only that participant may use it (DESIGN, "Who wrote a
+ * mail"): a participant of the ticket writing with another's token (Bob, on Cc, answering with the
+ * reply address Ada was sent) is held for a person, not posted as Bob nor as Ada. `sender` is the
+ * normalised address of the mail's sender identity, already known to be a participant; a sender
+ * who is no participant at all is a stranger, for the project's `strangers` policy.
+ */
+export const requireTokenParticipant = (
+  found: FoundTicket,
+  sender: string,
+  projectPath: string,
+): StageResult<never, ReplyTokenReason> | undefined => {
+  if (found.via !== 'reply_token' || found.tokenParticipant === sender) return undefined;
+  return stop(
+    'quarantined',
+    'reply_token_participant_mismatch',
+    `the reply address was issued to another participant of ${projectPath}#${found.issueIid} than the ` +
+      'sender; a reply token speaks for its own participant only: release the mail to post it',
+    { issueIid: found.issueIid },
+  );
 };

@@ -6,7 +6,12 @@ import { pass, stop } from '../../trace.ts';
 import type { ClassifyReason } from '../classify/index.ts';
 import type { Classification, MailClass, RouteTarget, ThreadDecision } from '../contracts.ts';
 import { findByMessageIds, type MessageIdReason } from './message-ids.ts';
-import { type FoundTicket, findByReplyToken, type ReplyTokenReason } from './reply-token.ts';
+import {
+  type FoundTicket,
+  findByReplyToken,
+  type ReplyTokenReason,
+  requireTokenParticipant,
+} from './reply-token.ts';
 import { authorSender } from './sender.ts';
 
 export interface ThreadInput {
@@ -50,9 +55,10 @@ const AUTOMATED: ReadonlySet<MailClass> = new Set<MailClass>([
  * 2. Otherwise In-Reply-To, then References, against the message-id index, this project only.
  * 3. Otherwise a new ticket, except for automated mail, which is dropped.
  *
- * A reply is attributed to its sender (Reply-To, else From) only if that address is a participant
- * of the ticket; anyone else is a stranger, handled by the project's `strangers` policy, never as a
- * silent comment (reference helpdesk-peers.md §11.4).
+ * A reply is attributed to its sender identity (the From mailbox, never Reply-To or Sender) only if
+ * that address is a participant of the ticket, and, for a reply token, the participant the token
+ * was issued to; anyone else is a stranger, handled by the project's `strangers` policy, never as
+ * a silent comment (reference helpdesk-peers.md §11.4).
  */
 export const threadMail = async (
   input: ThreadInput,
@@ -100,6 +106,8 @@ export const threadMail = async (
   const detail = { issueIid: found.issueIid, via: found.via };
 
   if (isParticipant && address !== undefined) {
+    const mismatch = requireTokenParticipant(found, address, target.project.path);
+    if (mismatch) return mismatch;
     if (automated) {
       return pass<ThreadDecision, ThreadReason>(
         {
