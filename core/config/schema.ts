@@ -107,8 +107,14 @@ export const RateLimitsSchema = z.strictObject({
   per_desk: z
     .record(z.string().regex(/^\d+$/), z.number().int().positive())
     .default({ '10': 30, '600': 360 }),
-  /** Thank-you mails per sender within 3 hours (FreeScout). @default 2 */
+  /** Thank-you mails to one address within 3 hours, whatever the subject (FreeScout). @default 2 */
   thank_you_per_sender: z.number().int().nonnegative().default(2),
+  /**
+   * Automatic mails (thank-you, new participant) the whole desk sends in any hour: anyone can put
+   * any address in From, so this bounds the mail the desk can be made to send to strangers.
+   * @default 200
+   */
+  automatic_per_hour: z.number().int().nonnegative().default(200),
   /** Outbound mails per desk per day; over it, an internal note instead (GitLab). @default 1000 */
   outbound_per_day: z.number().int().nonnegative().default(1000),
 });

@@ -25,8 +25,8 @@ export const MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024;
 /** Thank-you cap window: FreeScout's "2 in 3 hours" (helpdesk-peers.md §11.6). */
 export const THANK_YOU_WINDOW_SECONDS = 3 * 60 * 60;
 
-/** Thank-you mails to one sender within the window when the subjects differ (FreeScout). */
-export const THANK_YOU_ANY_SUBJECT_LIMIT = 10;
+/** The desk-wide cap on automatic mail counts in this window (`rate_limits.automatic_per_hour`). */
+export const AUTOMATIC_WINDOW_SECONDS = 60 * 60;
 
 /** The outbound desk limit's window (`rate_limits.outbound_per_day`). */
 export const OUTBOUND_WINDOW_SECONDS = 24 * 60 * 60;

@@ -9,6 +9,7 @@ import { embedUploads, type FetchedUpload, type FetchUpload } from './attachment
 import { composeMail, fromNameFor, isPlainAddress, newMessageId, subjectFor } from './compose.ts';
 import { OUTBOUND_WINDOW_SECONDS, SUPPRESSION_NOTICE_WINDOW_SECONDS } from './constants.ts';
 import { projectByPath } from './decide.ts';
+import { sendBegun, sendUnderIntent } from './intent.ts';
 import { jobKey, type NotifyJob } from './jobs.ts';
 import { createOutboundStateStore, isUnsubscribed, wasSent } from './state.ts';
 import { loadTemplate, type PlaceholderValues, renderTemplate } from './templates.ts';
@@ -66,6 +67,8 @@ export type NotifyOutcome =
         | 'undeliverable'
         | 'unsubscribed'
         | 'already_sent'
+        /** An automatic mail whose send began and never finished (a crash): never risked twice. */
+        | 'send_interrupted'
         | 'invalid_address'
         | 'notifications_disabled';
     }
@@ -117,6 +120,15 @@ export const createNotifier = (deps: NotifyDeps) => {
     return { status: 'suppressed', reason: 'outbound_limit', noticePosted: notice.allowed };
   };
 
+  const interrupted = (projectPath: string, job: NotifyJob): NotifyOutcome => {
+    deps.logger.warn('automatic mail not sent: an earlier attempt began sending it and did not finish', {
+      kind: job.kind,
+      project: projectPath,
+      iid: job.iid,
+    });
+    return { status: 'skipped', reason: 'send_interrupted' };
+  };
+
   const replyToFor = (
     project: ProjectConfig,
     ticket: TicketRecord,
@@ -157,6 +169,7 @@ export const createNotifier = (deps: NotifyDeps) => {
     if (isUnsubscribed(state, address)) return { status: 'skipped', reason: 'unsubscribed' };
     const sentKey = jobKey(job);
     if (wasSent(state, sentKey)) return { status: 'skipped', reason: 'already_sent' };
+    if (sendBegun(state, sentKey)) return interrupted(project.path, job);
 
     const limit = config.rate_limits.outbound_per_day;
     if (limit > 0) {
@@ -240,11 +253,20 @@ export const createNotifier = (deps: NotifyDeps) => {
       date: clock.now(),
     });
 
-    const sent = await deps.mailer.sendRaw({ from: deskAddress, to: [address], raw: composed.raw });
+    // Automatic mail: the intent is recorded first, a team's answer is marked sent only after the
+    // transport took it (core/outbound/intent.ts).
+    const attempt = await sendUnderIntent(
+      outboundState,
+      { kind: job.kind, projectPath: project.path, iid: job.iid, key: sentKey },
+      () => deps.mailer.sendRaw({ from: deskAddress, to: [address], raw: composed.raw }),
+    );
+    if (attempt.status === 'interrupted') return interrupted(project.path, job);
+    const sent = attempt.value;
     const forms = deps.mailer.messageIdForms?.(sent.messageId) ?? [sent.messageId];
     const [primary = sent.messageId, ...others] = forms;
     // Recorded in this order so that a failure part-way leaves the mail findable by its most likely
-    // id; the sent marker comes last, so a retry after a crash re-sends rather than loses the mail.
+    // id; the sent marker comes last, so a retry after a crash re-sends a team's answer rather than
+    // loses it (an automatic mail's intent, recorded before the send, keeps it from going twice).
     const ref = { projectPath: project.path, iid: job.iid };
     await tickets.recordOutbound(project.path, job.iid, primary);
     for (const id of [...others, composed.messageId]) await tickets.indexMessageId(id, ref, 'outbound');

@@ -8,7 +8,7 @@ import type { RateLimiter } from '../state/rate-limit.ts';
 import { createRateLimiter } from '../state/rate-limit.ts';
 import type { Participant } from '../state/tickets.ts';
 import { normalizeAddress } from '../state/tickets.ts';
-import { THANK_YOU_ANY_SUBJECT_LIMIT, THANK_YOU_WINDOW_SECONDS } from './constants.ts';
+import { createAutomaticMailCaps } from './caps.ts';
 import { isNoAutoMailSender, mailableParticipants, SkipReason } from './decide.ts';
 import type { NotifyJob, NotifyQueue } from './jobs.ts';
 import { createOutboundStateStore } from './state.ts';
@@ -20,10 +20,11 @@ import { createOutboundStateStore } from './state.ts';
  * - thank_you, to the requester of a NEW issue only (GitLab: not for replies), never for automated
  *   mail (auto-replies, bulk, bounces), never to a noreply/mailer-daemon-like sender, never when the
  *   project's `notifications.thank_you` is off, and at most `rate_limits.thank_you_per_sender` per
- *   sender and subject in 3 hours (and THANK_YOU_ANY_SUBJECT_LIMIT whatever the subject), FreeScout's
- *   defence against a mail loop with an autoresponder that slips past classification.
+ *   address in 3 hours whatever the subject, FreeScout's defence against a mail loop with an
+ *   autoresponder that slips past classification (core/outbound/caps.ts).
  * - new_participant, to participants added from Cc (GitLab: they get it instead of the thank-you),
  *   on a new issue and on a reply that brought new Cc participants.
+ * - both within the desk-wide `rate_limits.automatic_per_hour` (core/outbound/caps.ts).
  *
  * Who is greeted comes from the delivery (`Delivery.participantsAdded`: whom this mail added to the
  * ticket, the same on a retry), never from the ticket's current participants.
@@ -76,7 +77,10 @@ export const createOnDelivered = (deps: OnDeliveredDeps): ((event: DeliveredEven
 export const planAutomaticMail = (deps: OnDeliveredDeps) => {
   const clock = deps.clock ?? systemClock;
   const outboundState = createOutboundStateStore(deps.store, { clock });
-  const limiter = deps.rateLimiter ?? createRateLimiter(deps.store, { clock });
+  const caps = createAutomaticMailCaps(
+    deps.config,
+    deps.rateLimiter ?? createRateLimiter(deps.store, { clock }),
+  );
 
   return async function planAutomaticMailFor(event: DeliveredEvent): Promise<OnDeliveredResult> {
     const result: OnDeliveredResult = { queued: [], skipped: [] };
@@ -132,8 +136,9 @@ export const planAutomaticMail = (deps: OnDeliveredDeps) => {
       }
       result.queued.push({ ...base, kind, to: participant.address });
     }
-    // Queue first, then remember who was greeted: a crash in between queues twice, and the notifier's
-    // sent-mail ledger sends once; the other order could lose the thank-you.
+    // Queue first, then remember who was greeted: a crash in between queues twice, and the notifier
+    // sends an automatic mail at most once (it records its intent before the send,
+    // core/outbound/intent.ts); the other order could lose the thank-you to a failed enqueue.
     if (result.queued.length > 0) await deps.queue.enqueue(result.queued);
     if (fresh.size > 0) await outboundState.greet(project.path, iid, [...fresh]);
     return result;
@@ -148,28 +153,9 @@ export const planAutomaticMail = (deps: OnDeliveredDeps) => {
     if (!project.notifications[kind]) return SkipReason.disabled;
     if (isNoAutoMailSender(participant.address)) return SkipReason.noreplySender;
     if (!context.mailable.has(participant.address)) return SkipReason.noRecipients;
-    if (kind !== 'thank_you') return undefined;
-    const cap = deps.config.rate_limits.thank_you_per_sender;
-    // 0 means "no cap", like GitLab's plan limits; `notifications.thank_you: false` turns it off.
-    if (cap === 0) return undefined;
-    const window = String(THANK_YOU_WINDOW_SECONDS);
-    const any = await limiter.hit('thank_you_any', participant.address, {
-      [window]: THANK_YOU_ANY_SUBJECT_LIMIT,
-    });
-    if (!any.allowed) return 'thank_you_cap';
-    // Also keyed on the mail's From: a machine that answers from one address but a new Reply-To each
-    // time (another desk's reply addresses, behind a forwarder that strips loop headers) would
-    // otherwise never fill the per-recipient caps, and two desks would thank each other forever.
+    // Also keyed on the mail's From when the thank-you goes to its Reply-To (core/outbound/caps.ts).
     const author = context.event.parsed.from[0]?.address;
-    if (author !== undefined && normalizeAddress(author) !== participant.address) {
-      const byAuthor = await limiter.hit('thank_you_from', normalizeAddress(author), {
-        [window]: THANK_YOU_ANY_SUBJECT_LIMIT,
-      });
-      if (!byAuthor.allowed) return 'thank_you_cap';
-    }
-    const subject = normalizeSubject(context.event.parsed.subject ?? '');
-    const same = await limiter.hit('thank_you', `${participant.address}\0${subject}`, { [window]: cap });
-    return same.allowed ? undefined : 'thank_you_cap';
+    return caps.admit({ kind, to: participant.address, author });
   }
 };
 
@@ -182,11 +168,3 @@ const mailSender = (event: DeliveredEvent): string | undefined => {
   const identity = senderIdentity(event.parsed.headers.get('from') ?? []);
   return identity.ok ? normalizeAddress(identity.mailbox.address) : undefined;
 };
-
-/** "Re: Fwd: Printer  on fire" and "printer on fire" are the same subject for the cap. */
-const normalizeSubject = (subject: string): string =>
-  subject
-    .replace(/^(?:\s*(?:re|fw|fwd|aw|wg|sv|vs)\s*(?:\[\d+\])?\s*:\s*)+/i, '')
-    .replace(/\s+/g, ' ')
-    .trim()
-    .toLowerCase();

@@ -3,6 +3,7 @@ import type { Clock, ObjectStore } from '../ports.ts';
 import { systemClock } from '../ports.ts';
 import { readJson, updateJson } from '../state/json.ts';
 import { normalizeAddress } from '../state/tickets.ts';
+import { type IntentStore, intentMethods, withoutIntent } from './intent.ts';
 
 /**
  * What the outbound half remembers per ticket, beside the ticket record (core/state/tickets.ts),
@@ -14,6 +15,8 @@ import { normalizeAddress } from '../state/tickets.ts';
  *   a customer twice. Capped; the newest are kept.
  * - `greeted`: participants who were considered for a thank-you or new-participant mail, sent or
  *   not, so a later reply never greets them again.
+ * - `intents`: automatic mails whose send began and has not been recorded as sent, written before
+ *   the send so a crash in it never sends them twice (core/outbound/intent.ts). Capped.
  */
 
 const MAX_SENT = 1000;
@@ -23,15 +26,25 @@ export const OutboundTicketStateSchema = z.object({
   unsubscribed: z.array(z.object({ address: z.string(), at: z.string() })),
   sent: z.array(z.object({ key: z.string(), at: z.string(), messageId: z.string() })),
   greeted: z.array(z.string()),
+  /** Absent in state written before intents were recorded. */
+  intents: z.array(z.object({ key: z.string(), at: z.string() })).default([]),
 });
 export type OutboundTicketState = z.output<typeof OutboundTicketStateSchema>;
 
-const empty = (): OutboundTicketState => ({ version: 1, unsubscribed: [], sent: [], greeted: [] });
+/** The state of a ticket nothing was recorded for yet. */
+export const emptyOutboundTicketState = (): OutboundTicketState => ({
+  version: 1,
+  unsubscribed: [],
+  sent: [],
+  greeted: [],
+  intents: [],
+});
 
-export interface OutboundStateStore {
+export interface OutboundStateStore extends IntentStore {
   get(projectPath: string, iid: number): Promise<OutboundTicketState>;
   /** True when the address was newly unsubscribed, false when it already was. */
   unsubscribe(projectPath: string, iid: number, address: string): Promise<boolean>;
+  /** Records the mail as sent (and its intent, if any, as fulfilled). */
   recordSent(projectPath: string, iid: number, key: string, messageId: string): Promise<void>;
   /** Marks addresses greeted; returns those that were not before (the ones to greet now). */
   greet(projectPath: string, iid: number, addresses: readonly string[]): Promise<string[]>;
@@ -59,7 +72,7 @@ export const createOutboundStateStore = (
       store,
       key(projectPath, iid),
       OutboundTicketStateSchema,
-      (current) => change(current ?? empty()),
+      (current) => change(current ?? emptyOutboundTicketState()),
       {
         conflictCode: 'outbound_state_conflict',
       },
@@ -67,7 +80,10 @@ export const createOutboundStateStore = (
 
   return {
     async get(projectPath, iid) {
-      return (await readJson(store, key(projectPath, iid), OutboundTicketStateSchema))?.value ?? empty();
+      return (
+        (await readJson(store, key(projectPath, iid), OutboundTicketStateSchema))?.value ??
+        emptyOutboundTicketState()
+      );
     },
 
     async unsubscribe(projectPath, iid, address) {
@@ -90,9 +106,12 @@ export const createOutboundStateStore = (
         const sent = [...current.sent, { key: sentKey, at: clock.now().toISOString(), messageId }].slice(
           -MAX_SENT,
         );
-        return { ...current, sent };
+        const next = { ...current, sent };
+        return withoutIntent(next, sentKey) ?? next;
       });
     },
+
+    ...intentMethods(update, clock),
 
     async greet(projectPath, iid, addresses) {
       let fresh: string[] = [];

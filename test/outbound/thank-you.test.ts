@@ -203,30 +203,96 @@ describe('thank-you', () => {
     expect(queue.jobs).toEqual([]);
   });
 
-  it('is capped per sender and subject within 3 hours (rate_limits.thank_you_per_sender)', async () => {
+  it('is capped per address within 3 hours, whatever the subject (rate_limits.thank_you_per_sender)', async () => {
     // Prepare: the default cap is 2
     const { store, queue, plan, clock } = setup();
     for (const iid of [1, 2, 3, 4])
       await seedTicket(store, iid, [{ address: 'ada@customer.example' }], { clock });
-    // Act: three tickets with the same subject (a loop with an autoresponder looks like this)
+    // Act: three tickets, the third with another subject
     const results = [];
-    for (const iid of [1, 2, 3])
-      results.push(
-        await plan(event({ iid, subject: iid === 1 ? 'Printer on fire' : 'RE: printer on fire' })),
-      );
+    for (const [iid, subject] of [
+      [1, 'Printer on fire'],
+      [2, 'RE: printer on fire'],
+      [3, 'Scanner jammed'],
+    ] as const)
+      results.push(await plan(event({ iid, subject })));
     // Assess
     expect(queue.jobs.map((job) => job.iid)).toEqual([1, 2]);
     expect(results[2]?.skipped).toEqual([
       { to: 'ada@customer.example', kind: 'thank_you', reason: 'thank_you_cap' },
     ]);
-    // A different subject is still thanked; after 3 hours the same subject is again.
-    await plan(event({ iid: 4, subject: 'Scanner jammed' }));
-    expect(queue.jobs.map((job) => job.iid)).toEqual([1, 2, 4]);
     // The limiter's window slides in tenths of its length: 3 h plus one tenth is surely past it.
     clock.advance((3 * 60 + 20) * 60 * 1000);
-    await seedTicket(store, 5, [{ address: 'ada@customer.example' }], { clock });
-    await plan(event({ iid: 5 }));
-    expect(queue.jobs.map((job) => job.iid)).toEqual([1, 2, 4, 5]);
+    await plan(event({ iid: 4 }));
+    expect(queue.jobs.map((job) => job.iid)).toEqual([1, 2, 4]);
+  });
+
+  it('issue-14 thank-you cap is 10 per address, not 2: 10 mails with 10 subjects from one address get 2 thank-yous', async () => {
+    // Prepare
+    const { store, queue, plan, clock } = setup();
+    // Act: one sender, a new subject each time, one mail every 2 seconds
+    for (let iid = 1; iid <= 10; iid++) {
+      await seedTicket(store, iid, [{ address: 'ada@customer.example' }], { clock });
+      await plan(event({ iid, subject: `Question number ${iid}` }));
+      clock.advance(2_000);
+    }
+    // Assess
+    expect(queue.jobs.map((job) => [job.kind, job.iid])).toEqual([
+      ['thank_you', 1],
+      ['thank_you', 2],
+    ]);
+  });
+
+  it('the desk-wide cap stops automatic mail to anyone once the hour is full (rate_limits.automatic_per_hour)', async () => {
+    // Prepare: at most 3 automatic mails an hour, whoever they go to
+    const { store, queue, plan, clock } = setup(deskConfig({ rate_limits: { automatic_per_hour: 3 } }));
+    const results = [];
+    // Act: five customers, the fourth with a Cc participant
+    for (let iid = 1; iid <= 5; iid++) {
+      await seedTicket(
+        store,
+        iid,
+        [
+          { address: `customer-${iid}@customer.example` },
+          ...(iid === 2 ? [{ address: 'cc@customer.example' }] : []),
+        ],
+        { clock },
+      );
+      results.push(await plan(event({ iid, from: `customer-${iid}@customer.example` })));
+    }
+    // Assess: three mails (the Cc's new_participant counts too), then automatic_cap for everyone
+    expect(queue.jobs.map((job) => [job.kind, job.to])).toEqual([
+      ['thank_you', 'customer-1@customer.example'],
+      ['thank_you', 'customer-2@customer.example'],
+      ['new_participant', 'cc@customer.example'],
+    ]);
+    expect(results.slice(2).flatMap((result) => result.skipped)).toEqual([
+      { to: 'customer-3@customer.example', kind: 'thank_you', reason: 'automatic_cap' },
+      { to: 'customer-4@customer.example', kind: 'thank_you', reason: 'automatic_cap' },
+      { to: 'customer-5@customer.example', kind: 'thank_you', reason: 'automatic_cap' },
+    ]);
+    // An hour (and a tenth, the limiter's bucket) later, the desk thanks again.
+    clock.advance(66 * 60 * 1000);
+    await seedTicket(store, 6, [{ address: 'customer-6@customer.example' }], { clock });
+    await plan(event({ iid: 6, from: 'customer-6@customer.example' }));
+    expect(queue.jobs.at(-1)).toMatchObject({ kind: 'thank_you', to: 'customer-6@customer.example' });
+  });
+
+  it("a thank-you refused by the desk-wide cap uses up none of the sender's own cap", async () => {
+    const { store, queue, plan, clock } = setup(
+      deskConfig({ rate_limits: { automatic_per_hour: 1, thank_you_per_sender: 1 } }),
+    );
+    await seedTicket(store, 1, [{ address: 'bob@customer.example' }], { clock });
+    await seedTicket(store, 2, [{ address: 'ada@customer.example' }], { clock });
+    await seedTicket(store, 3, [{ address: 'ada@customer.example' }], { clock });
+    await plan(event({ iid: 1, from: 'bob@customer.example' }));
+    await plan(event({ iid: 2 }));
+    clock.advance(66 * 60 * 1000);
+    await plan(event({ iid: 3 }));
+    expect(queue.jobs.map((job) => [job.iid, job.to])).toEqual([
+      [1, 'bob@customer.example'],
+      [3, 'ada@customer.example'],
+    ]);
   });
 
   it('the cap is per sender', async () => {

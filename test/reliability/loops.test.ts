@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createMemoryObjectStore } from '../../adapters/local/memory-object-store.ts';
 import { deskAddressMatcher } from '../../core/desk-addresses.ts';
-import { THANK_YOU_ANY_SUBJECT_LIMIT } from '../../core/outbound/constants.ts';
 import type { NotifyJob } from '../../core/outbound/jobs.ts';
 import type { Classification, ThreadDecision } from '../../core/stages/contracts.ts';
 import { limitInbound } from '../../core/stages/limit/index.ts';
@@ -218,9 +217,10 @@ describe('two desks answering each other stop', () => {
   it('forward rules that strip every header between the two desks: the thank-you caps end it', async () => {
     const { hops, mails } = await pingPong(blind, { toProject: true, maxHops: 60 });
     expect(hops).toBeLessThan(60);
-    // Each desk thanks the other desk's From at most THANK_YOU_ANY_SUBJECT_LIMIT times in the
+    // Each desk thanks the other desk's From at most rate_limits.thank_you_per_sender times in the
     // window; the one extra is B's thanks for the first, human-written mail (another From).
-    expect(mails).toBeLessThanOrEqual(2 * THANK_YOU_ANY_SUBJECT_LIMIT + 1);
+    const cap = deskConfigFor('desk.example.com').rate_limits.thank_you_per_sender;
+    expect(mails).toBeLessThanOrEqual(2 * cap + 1);
   });
 });
 

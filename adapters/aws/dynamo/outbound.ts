@@ -1,4 +1,6 @@
+import { intentMethods, withoutIntent } from '../../../core/outbound/intent.ts';
 import {
+  emptyOutboundTicketState,
   type OutboundStateStore,
   type OutboundTicketState,
   OutboundTicketStateSchema,
@@ -16,8 +18,6 @@ import { type DynamoTable, type Key, readDoc, updateDoc } from './table.ts';
 
 /** Mails remembered as sent per ticket, newest kept, as in core/outbound/state.ts. */
 const MAX_SENT = 1000;
-
-const empty = (): OutboundTicketState => ({ version: 1, unsubscribed: [], sent: [], greeted: [] });
 
 export const createDynamoOutboundStateStore = (
   table: DynamoTable,
@@ -37,7 +37,7 @@ export const createDynamoOutboundStateStore = (
       table,
       key(projectPath, iid),
       OutboundTicketStateSchema,
-      (current) => change(current ?? empty()),
+      (current) => change(current ?? emptyOutboundTicketState()),
       {
         conflictCode: 'outbound_state_conflict',
       },
@@ -45,7 +45,10 @@ export const createDynamoOutboundStateStore = (
 
   return {
     async get(projectPath, iid) {
-      return (await readDoc(table, key(projectPath, iid), OutboundTicketStateSchema))?.value ?? empty();
+      return (
+        (await readDoc(table, key(projectPath, iid), OutboundTicketStateSchema))?.value ??
+        emptyOutboundTicketState()
+      );
     },
 
     async unsubscribe(projectPath, iid, address) {
@@ -68,9 +71,12 @@ export const createDynamoOutboundStateStore = (
         const sent = [...current.sent, { key: sentKey, at: clock.now().toISOString(), messageId }].slice(
           -MAX_SENT,
         );
-        return { ...current, sent };
+        const next = { ...current, sent };
+        return withoutIntent(next, sentKey) ?? next;
       });
     },
+
+    ...intentMethods(update, clock),
 
     async greet(projectPath, iid, addresses) {
       let fresh: string[] = [];

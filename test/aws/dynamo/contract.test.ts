@@ -255,6 +255,28 @@ describe.each(Object.entries(backends))('desk state on %s', (_name, make) => {
       unsubscribed: [],
       sent: [],
       greeted: [],
+      intents: [],
     });
+  });
+
+  it('records the intent to send once, withdraws it, and fulfils it when the mail is sent', async () => {
+    // Prepare
+    const { clock } = fakeClock();
+    const state = await make(clock);
+    // Act
+    const [first, second] = await Promise.all([
+      state.outbound.beginSend('acme/game', 4, 'thank_you::ann@example.com'),
+      state.outbound.beginSend('acme/game', 4, 'thank_you::ann@example.com'),
+    ]);
+    await state.outbound.abandonSend('acme/game', 4, 'thank_you::ann@example.com');
+    const afterWithdrawal = await state.outbound.beginSend('acme/game', 4, 'thank_you::ann@example.com');
+    await state.outbound.recordSent('acme/game', 4, 'thank_you::ann@example.com', 'mid-1');
+    const afterSent = await state.outbound.beginSend('acme/game', 4, 'thank_you::ann@example.com');
+    // Assess: one of two racing workers records it; none once the mail is recorded as sent.
+    expect([first, second].sort()).toEqual([false, true]);
+    expect([afterWithdrawal, afterSent]).toEqual([true, false]);
+    const stored = await state.outbound.get('acme/game', 4);
+    expect(stored.intents).toEqual([]);
+    expect(stored.sent.map((entry) => entry.key)).toEqual(['thank_you::ann@example.com']);
   });
 });
