@@ -1,16 +1,13 @@
 import type { DeskConfig, ProjectConfig } from '../config/schema.ts';
 import { errorMessage, isTransient } from '../errors.ts';
 import type { DeliveredEvent } from '../pipeline.ts';
-import type { Clock, Logger, ObjectStore } from '../ports.ts';
-import { systemClock } from '../ports.ts';
-import type { RateLimiter } from '../state/rate-limit.ts';
-import { createRateLimiter } from '../state/rate-limit.ts';
+import type { Clock, Logger } from '../ports.ts';
+import type { DeskState } from '../state/index.ts';
 import type { Participant } from '../state/tickets.ts';
 import { normalizeAddress } from '../state/tickets.ts';
 import { THANK_YOU_ANY_SUBJECT_LIMIT, THANK_YOU_WINDOW_SECONDS } from './constants.ts';
 import { isNoAutoMailSender, mailableParticipants, SkipReason } from './decide.ts';
 import type { NotifyJob, NotifyQueue } from './jobs.ts';
-import { createOutboundStateStore } from './state.ts';
 
 /**
  * The pipeline's `onDelivered` hook (core/pipeline.ts): after an issue or a note was made from
@@ -33,12 +30,12 @@ import { createOutboundStateStore } from './state.ts';
 
 export interface OnDeliveredDeps {
   config: DeskConfig;
-  store: ObjectStore;
+  /** The desk's state: the thank-you limits and the outbound state. */
+  state: Pick<DeskState, 'limiter' | 'outbound'>;
   queue: NotifyQueue;
-  clock?: Clock | undefined;
+  /** The desk's clock, the one `state` runs on. */
+  clock: Clock;
   logger: Logger;
-  /** @default a rate limiter on `store` */
-  rateLimiter?: RateLimiter | undefined;
 }
 
 export interface OnDeliveredResult {
@@ -73,9 +70,7 @@ export const createOnDelivered = (deps: OnDeliveredDeps): ((event: DeliveredEven
 
 /** The hook's logic, returning what it queued and skipped (for tests and logs). */
 export const planAutomaticMail = (deps: OnDeliveredDeps) => {
-  const clock = deps.clock ?? systemClock;
-  const outboundState = createOutboundStateStore(deps.store, { clock });
-  const limiter = deps.rateLimiter ?? createRateLimiter(deps.store, { clock });
+  const { limiter, outbound: outboundState } = deps.state;
 
   return async function planAutomaticMailFor(event: DeliveredEvent): Promise<OnDeliveredResult> {
     const result: OnDeliveredResult = { queued: [], skipped: [] };

@@ -1,7 +1,4 @@
 import * as z from 'zod';
-import type { Clock, ObjectStore } from '../ports.ts';
-import { systemClock } from '../ports.ts';
-import { readJson, updateJson } from '../state/json.ts';
 import { normalizeAddress } from '../state/tickets.ts';
 
 /**
@@ -14,9 +11,12 @@ import { normalizeAddress } from '../state/tickets.ts';
  *   a customer twice. Capped; the newest are kept.
  * - `greeted`: participants who were considered for a thank-you or new-participant mail, sent or
  *   not, so a later reply never greets them again.
+ *
+ * The store itself is a state port (DeskState.outbound): core/state/outbound.ts on an object store.
  */
 
-const MAX_SENT = 1000;
+/** Sent mails remembered per ticket; the newest are kept. */
+export const MAX_SENT = 1000;
 
 export const OutboundTicketStateSchema = z.object({
   version: z.literal(1),
@@ -26,7 +26,12 @@ export const OutboundTicketStateSchema = z.object({
 });
 export type OutboundTicketState = z.output<typeof OutboundTicketStateSchema>;
 
-const empty = (): OutboundTicketState => ({ version: 1, unsubscribed: [], sent: [], greeted: [] });
+export const emptyOutboundState = (): OutboundTicketState => ({
+  version: 1,
+  unsubscribed: [],
+  sent: [],
+  greeted: [],
+});
 
 export interface OutboundStateStore {
   get(projectPath: string, iid: number): Promise<OutboundTicketState>;
@@ -42,67 +47,3 @@ export const isUnsubscribed = (state: OutboundTicketState, address: string): boo
 
 export const wasSent = (state: OutboundTicketState, key: string): boolean =>
   state.sent.some((entry) => entry.key === key);
-
-export const createOutboundStateStore = (
-  store: ObjectStore,
-  options: { clock?: Clock } = {},
-): OutboundStateStore => {
-  const clock = options.clock ?? systemClock;
-  const key = (projectPath: string, iid: number): string =>
-    `outbox/tickets/${projectPath.toLowerCase()}/${iid}.json`;
-  const update = (
-    projectPath: string,
-    iid: number,
-    change: (current: OutboundTicketState) => OutboundTicketState | undefined,
-  ) =>
-    updateJson(
-      store,
-      key(projectPath, iid),
-      OutboundTicketStateSchema,
-      (current) => change(current ?? empty()),
-      {
-        conflictCode: 'outbound_state_conflict',
-      },
-    );
-
-  return {
-    async get(projectPath, iid) {
-      return (await readJson(store, key(projectPath, iid), OutboundTicketStateSchema))?.value ?? empty();
-    },
-
-    async unsubscribe(projectPath, iid, address) {
-      const target = normalizeAddress(address);
-      let added = false;
-      await update(projectPath, iid, (current) => {
-        added = !current.unsubscribed.some((entry) => entry.address === target);
-        if (!added) return undefined;
-        return {
-          ...current,
-          unsubscribed: [...current.unsubscribed, { address: target, at: clock.now().toISOString() }],
-        };
-      });
-      return added;
-    },
-
-    async recordSent(projectPath, iid, sentKey, messageId) {
-      await update(projectPath, iid, (current) => {
-        if (current.sent.some((entry) => entry.key === sentKey)) return undefined;
-        const sent = [...current.sent, { key: sentKey, at: clock.now().toISOString(), messageId }].slice(
-          -MAX_SENT,
-        );
-        return { ...current, sent };
-      });
-    },
-
-    async greet(projectPath, iid, addresses) {
-      let fresh: string[] = [];
-      await update(projectPath, iid, (current) => {
-        const known = new Set(current.greeted);
-        fresh = [...new Set(addresses.map(normalizeAddress))].filter((address) => !known.has(address));
-        if (fresh.length === 0) return undefined;
-        return { ...current, greeted: [...current.greeted, ...fresh] };
-      });
-      return fresh;
-    },
-  };
-};
