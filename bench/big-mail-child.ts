@@ -105,19 +105,15 @@ const measureChild = async (kind: string, file: string, gitlab: { url: string; t
   } else if (kind === 'idle-simple') {
     await import('mailparser');
   } else if (kind === 'postdesk' || kind === 'gitlab' || kind === 'idle-postdesk') {
-    const [
-      { createGitLabForge },
-      { createMemoryObjectStore },
-      { createFileRawMailStore },
-      { processMail },
-      ports,
-    ] = await Promise.all([
-      import('../adapters/forges/gitlab/index.ts'),
-      import('../adapters/local/memory-object-store.ts'),
-      import('../adapters/local/raw-mail-store.ts'),
-      import('../core/pipeline.ts'),
-      import('../core/ports.ts'),
-    ]);
+    const [{ createGitLabForge }, memory, { createFileRawMailStore }, { processMail }, ports, state] =
+      await Promise.all([
+        import('../adapters/forges/gitlab/index.ts'),
+        import('../adapters/local/memory-object-store.ts'),
+        import('../adapters/local/raw-mail-store.ts'),
+        import('../core/pipeline.ts'),
+        import('../core/ports.ts'),
+        import('../core/state/index.ts'),
+      ]);
     if (kind !== 'idle-postdesk') {
       const counting = countingForge();
       const forge =
@@ -127,7 +123,7 @@ const measureChild = async (kind: string, file: string, gitlab: { url: string; t
       const trace = await processMail(inboundMail('big-mail', basename(file)), {
         config: benchConfig(gitlab.url || undefined),
         rawStore: createFileRawMailStore(dirname(file)),
-        store: createMemoryObjectStore(),
+        state: state.objectStoreState(memory.createMemoryObjectStore(), { clock: ports.systemClock }),
         forge,
         secrets: benchSecrets(gitlab.token),
         clock: ports.systemClock,

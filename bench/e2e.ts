@@ -19,6 +19,7 @@ import { createMemoryObjectStore } from '../adapters/local/memory-object-store.t
 import { processMail } from '../core/pipeline.ts';
 import { type ObjectStore, type RawMailStore, systemClock } from '../core/ports.ts';
 import { DEFAULT_UPLOAD_CONCURRENCY } from '../core/stages/deliver/index.ts';
+import { objectStoreState } from '../core/state/index.ts';
 import { startFakeGitLab } from '../test/support/fake-gitlab.ts';
 import {
   type BenchArgs,
@@ -114,7 +115,7 @@ export const runE2eBench = async (args: BenchArgs): Promise<void> => {
       const trace = await processMail(inboundMail(id, 'mail/e2e'), {
         config,
         rawStore,
-        store,
+        state: objectStoreState(store, { clock: systemClock }),
         forge,
         secrets: benchSecrets(gitlab.token),
         clock: systemClock,

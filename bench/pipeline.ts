@@ -24,6 +24,7 @@ import { createMemoryObjectStore } from '../adapters/local/memory-object-store.t
 import { planOnlyExecutor } from '../core/execute.ts';
 import { type PipelineDeps, processMail } from '../core/pipeline.ts';
 import { systemClock } from '../core/ports.ts';
+import { objectStoreState } from '../core/state/index.ts';
 import type { DecisionTrace } from '../core/trace.ts';
 import { createMemoryForge } from '../test/support/memory-forge.ts';
 import {
@@ -80,13 +81,13 @@ const runPass = async (mode: Mode, mails: readonly CorpusMail[], pass: number): 
   const deps: PipelineDeps = {
     config,
     rawStore,
-    store,
+    state: objectStoreState(store, { clock: systemClock }),
     forge: createMemoryForge(),
     secrets: benchSecrets(),
     clock: systemClock,
     logger: quietLogger,
     // Up to render: the forge and the store are not written (the stages of the issue's table).
-    ...(mode === 'pipeline' ? { executor: planOnlyExecutor({ store, clock: systemClock }) } : {}),
+    ...(mode === 'pipeline' ? { executor: planOnlyExecutor() } : {}),
   };
   const perMail: number[] = [];
   const traces: DecisionTrace[] = [];

@@ -10,6 +10,7 @@ import { PermanentError } from '../core/errors.ts';
 import { createOnDelivered } from '../core/outbound/on-delivered.ts';
 import type { PipelineDeps } from '../core/pipeline.ts';
 import { type Logger, type ObjectStore, silentLogger, systemClock } from '../core/ports.ts';
+import { objectStoreState } from '../core/state/index.ts';
 import { createSqsNotifyQueue } from '../functions/notify/queue.ts';
 import { clientConfig, type DeskNames, requireName } from './aws-names.ts';
 
@@ -47,7 +48,7 @@ export const openAwsPipeline = (
   names: DeskNames,
   config: DeskConfig,
   options: { logger?: Logger | undefined; clients?: { s3?: S3Client; sqs?: SQSClient } } = {},
-): { deps: PipelineDeps; notifications: boolean } => {
+): { deps: PipelineDeps; store: ObjectStore; notifications: boolean } => {
   if (config.forge.kind !== 'gitlab') {
     throw new PermanentError(
       'forge_unsupported',
@@ -60,6 +61,8 @@ export const openAwsPipeline = (
   const logger = options.logger ?? silentLogger;
   const s3 = options.clients?.s3 ?? new S3Client(clientConfig(names));
   const store = new S3ObjectStore({ client: s3, bucket, kmsKeyId, prefix: names.statePrefix ?? '' });
+  const clock = systemClock;
+  const state = objectStoreState(store, { clock });
   const secrets = new SecretsManagerSecretSource({
     client: new SecretsManagerClient(clientConfig(names)),
     secretId,
@@ -78,25 +81,27 @@ export const openAwsPipeline = (
       ? undefined
       : createOnDelivered({
           config,
-          store,
+          state,
           queue: createSqsNotifyQueue({
             client: options.clients?.sqs ?? new SQSClient(clientConfig(names)),
             queueUrl,
             store,
           }),
+          clock,
           logger,
         });
   return {
     deps: {
       config,
       rawStore: new S3RawMailStore({ client: s3, bucket, maxBytes: config.limits.max_raw_bytes }),
-      store,
+      state,
       forge,
       secrets,
-      clock: systemClock,
+      clock,
       logger,
       onDelivered,
     },
+    store,
     notifications: onDelivered !== undefined,
   };
 };

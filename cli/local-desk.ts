@@ -15,6 +15,7 @@ import {
   silentLogger,
   systemClock,
 } from '../core/ports.ts';
+import { type DeskState, objectStoreState } from '../core/state/index.ts';
 import { localPaths } from './local-state.ts';
 
 export type ForgeChoice = 'auto' | 'file' | 'gitlab';
@@ -23,7 +24,10 @@ export type ForgeChoice = 'auto' | 'file' | 'gitlab';
 export interface LocalDesk {
   deps: PipelineDeps;
   rawStore: FileRawMailStore;
+  /** The files under the state directory (job bodies, and what `state` keeps there). */
   store: ObjectStore;
+  /** The desk's state on `store`, on the desk's clock: the one the pipeline runs on. */
+  state: DeskState;
   secrets: SecretSource;
   paths: ReturnType<typeof localPaths>;
   /** For people: which forge receives issues, and why. */
@@ -85,18 +89,21 @@ export const openLocalDesk = async (options: {
   }
   const rawStore = createFileRawMailStore(paths.mail);
   const store = createFileObjectStore(paths.state);
+  const clock = systemClock;
+  const state = objectStoreState(store, { clock });
   return {
     deps: {
       config,
       rawStore,
-      store,
+      state,
       forge,
       secrets,
-      clock: systemClock,
+      clock,
       logger: options.logger ?? silentLogger,
     },
     rawStore,
     store,
+    state,
     secrets,
     paths,
     forgeDescription,

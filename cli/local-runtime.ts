@@ -13,7 +13,7 @@ import { createInlineNotifyQueue } from '../core/outbound/queue.ts';
 import { createWebhookHandler, type WebhookHandler } from '../core/outbound/webhook.ts';
 import { type PipelineDeps, processMail } from '../core/pipeline.ts';
 import { type Logger, type ObjectStore, silentLogger } from '../core/ports.ts';
-import { createQuarantine, quarantineIdFor } from '../core/state/quarantine.ts';
+import { type Quarantine, quarantineIdFor } from '../core/state/quarantine.ts';
 import type { DecisionTrace } from '../core/trace.ts';
 import { type ForgeChoice, type LocalDesk, openLocalDesk } from './local-desk.ts';
 import { envelopeOf, type LocalQueue, openLocalQueue, type QueueEntry } from './local-queue.ts';
@@ -160,11 +160,10 @@ export const annotateDns = (trace: DecisionTrace, dns: DnsReport): DecisionTrace
 
 /** The stored quarantine entry gets the annotated trace too: `quarantine show` is where it is read. */
 const annotateQuarantined = async (
-  store: ObjectStore,
+  quarantine: Quarantine,
   mailId: string,
   trace: DecisionTrace,
 ): Promise<void> => {
-  const quarantine = createQuarantine(store);
   const entry = await quarantine.get(quarantineIdFor(mailId));
   if (!entry) return;
   await quarantine.put({
@@ -189,17 +188,18 @@ export const openLocalRuntime = async (options: LocalRuntimeOptions): Promise<Lo
     forge: options.forge,
     logger,
   });
-  const { config, store, forge, secrets, clock } = desk.deps;
+  const { config, forge, secrets, clock } = desk.deps;
+  const { store, state } = desk;
 
   // Outbound: the same core as the notify and webhook functions, with the outbox for SES and an
   // in-process queue for SQS.
   const mailer = new OutboxMailer({ dataDir: options.dataDir, clock });
   const notify = createInlineNotifyQueue(
-    createNotifier({ config, store, forge, mailer, secrets, clock, logger }),
+    createNotifier({ config, state, forge, mailer, secrets, clock, logger }),
     logger,
   );
-  const onDelivered = createOnDelivered({ config, store, queue: notify, clock, logger });
-  const handleWebhook = createWebhookHandler({ config, secrets, store, queue: notify, logger, clock });
+  const onDelivered = createOnDelivered({ config, state, queue: notify, clock, logger });
+  const handleWebhook = createWebhookHandler({ config, secrets, state, queue: notify, logger, clock });
   const deps: PipelineDeps = { ...desk.deps, onDelivered };
   const queue = openLocalQueue(options.dataDir);
 
@@ -220,7 +220,7 @@ export const openLocalRuntime = async (options: LocalRuntimeOptions): Promise<Lo
     const trace = annotateDns(await processMail(mail, deps), dns);
     if (trace.outcome === 'quarantined') {
       await saveEnvelope(store, mail.id, envelope);
-      if (dns.failed > 0) await annotateQuarantined(store, mail.id, trace);
+      if (dns.failed > 0) await annotateQuarantined(state.quarantine, mail.id, trace);
     }
     await saveTrace(options.dataDir, trace);
     return { trace, dns };

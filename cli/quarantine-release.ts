@@ -5,12 +5,7 @@ import type { Envelope, InboundMail, ReceiptVerdicts, VerdictStatus } from '../c
 import { type PipelineDeps, processMail } from '../core/pipeline.ts';
 import { type Clock, type ObjectStore, systemClock } from '../core/ports.ts';
 import { readJson } from '../core/state/json.ts';
-import {
-  createQuarantine,
-  type Quarantine,
-  type QuarantineEntry,
-  QuarantineEntrySchema,
-} from '../core/state/quarantine.ts';
+import { type Quarantine, type QuarantineEntry, QuarantineEntrySchema } from '../core/state/quarantine.ts';
 import type { DecisionTrace } from '../core/trace.ts';
 import { summarise } from './commands/ingest.ts';
 import { annotateDns, type LocalRuntime, loadEnvelope, localVerdicts } from './local-runtime.ts';
@@ -123,13 +118,16 @@ export type RebuildMail = (
  * Shared by `postdesk quarantine release` (local and AWS) and the local console.
  */
 export const runRelease = async (
-  deps: PipelineDeps,
+  desk: {
+    deps: PipelineDeps;
+    /** The object store the pipeline's state is on: in AWS the one that writes with the desk key. */
+    store: ObjectStore;
+  },
   id: string,
   rebuild: RebuildMail,
 ): Promise<ReleaseResult> => {
-  // The pipeline's store: in AWS the one that writes with the desk key.
-  const store = deps.store;
-  const quarantine = createQuarantine(store);
+  const { deps, store } = desk;
+  const { quarantine } = deps.state;
   const claim = await claimRelease(store, quarantine, id, systemClock);
   if (claim.kind === 'not_found') {
     throw new PermanentError('quarantine_not_found', `no quarantined mail with id ${id}`);
@@ -181,7 +179,7 @@ export const runRelease = async (
 export const localRebuild =
   (runtime: LocalRuntime, resolver: VerdictResolver | undefined): RebuildMail =>
   async (entry) => {
-    const envelope = (await loadEnvelope(runtime.deps.store, entry.mailId)) ?? envelopeFromTrace(entry.trace);
+    const envelope = (await loadEnvelope(runtime.desk.store, entry.mailId)) ?? envelopeFromTrace(entry.trace);
     const { verdicts, dns } = await localVerdicts(
       join(runtime.desk.paths.mail, entry.rawKey),
       envelope,

@@ -1,7 +1,7 @@
 import type { ParsedMail } from './model.ts';
 import type { DecideView } from './plan.ts';
-import type { Clock, Forge, ObjectStore } from './ports.ts';
-import type { DeliverablePlan, RouteTarget } from './stages/contracts.ts';
+import type { Forge } from './ports.ts';
+import type { DeliverablePlan, RouteTarget, StageContext } from './stages/contracts.ts';
 import {
   type Delivery,
   deliverPlan,
@@ -10,12 +10,13 @@ import {
   uploadSummaries,
 } from './stages/deliver/index.ts';
 import { limitInbound } from './stages/limit/index.ts';
-import { createQuarantine, type QuarantineInput } from './state/quarantine.ts';
+import type { QuarantineInput } from './state/quarantine.ts';
 import type { DeliveryRecord } from './trace.ts';
 
 /**
  * Executors: what carries out the plans core/plan.ts decides. The pipeline runs the same way
- * whichever it is given; a dry run is the plan-only executor, not a flag.
+ * whichever it is given; a dry run is the plan-only executor, not a flag. Both work on the mail's
+ * stage context (its ledger, tickets, rate limiter and quarantine), never on stores of their own.
  *
  * - deliveringExecutor: claims, uploads, creates the issue or adds the note, records the ticket,
  *   completes the ledger (core/stages/deliver/deliver.ts), counts rate limits and keeps quarantined
@@ -29,7 +30,6 @@ export interface ExecuteInput {
   mailId: string;
   mail: ParsedMail;
   target: RouteTarget;
-  isDeskAddress: (address: string) => boolean;
 }
 
 export interface Executor {
@@ -38,36 +38,30 @@ export interface Executor {
   /** What decide reads through this executor: rate limits and repository files. */
   readonly view: DecideView;
   /** Carries out one routed project's issue or note plan, and says what it did. */
-  execute(plan: DeliverablePlan, input: ExecuteInput): Promise<Delivery>;
+  execute(plan: DeliverablePlan, input: ExecuteInput, context: StageContext): Promise<Delivery>;
   /** Keeps a quarantined mail with its trace (`postdesk quarantine`). */
-  quarantine(entry: QuarantineInput): Promise<void>;
+  quarantine(entry: QuarantineInput, context: StageContext): Promise<void>;
 }
 
 export interface DeliveringExecutorDeps {
   forge: Forge;
-  /** State: ledger, tickets, message-id index, quarantine, rate counters. */
-  store: ObjectStore;
-  clock: Clock;
-  /** The ledger lease of this attempt (PipelineDeps.leaseMs). @default 5 minutes */
+  /** The ledger lease of this attempt (PipelineDeps.leaseMs). @default the ledger's (5 minutes) */
   leaseMs?: number | undefined;
 }
 
 export const deliveringExecutor = (deps: DeliveringExecutorDeps): Executor => ({
   dryRun: false,
   view: {
-    limit: (input) => limitInbound({ ...input, store: deps.store, clock: deps.clock }),
+    limit: (input, context) => limitInbound(input, context),
     repoFile: (project, path) => deps.forge.readRepoFile({ path: project.path }, path),
   },
-  execute: (plan, input) => {
+  execute: (plan, input, context) => {
     const project = input.target.project.path;
     const kind = plan.kind === 'issue' ? issueDelivery(plan, project) : noteDelivery(plan, project);
-    return deliverPlan(
-      { ...input, forge: deps.forge, store: deps.store, clock: deps.clock, leaseMs: deps.leaseMs },
-      kind,
-    );
+    return deliverPlan({ ...input, forge: deps.forge, leaseMs: deps.leaseMs, kind }, context);
   },
-  quarantine: async (entry) => {
-    await createQuarantine(deps.store).put(entry);
+  quarantine: async (entry, context) => {
+    await context.quarantine.put(entry);
   },
 });
 
@@ -93,22 +87,17 @@ const plannedRecord = (plan: DeliverablePlan, project: string): DeliveryRecord =
   };
 };
 
-export interface PlanOnlyExecutorDeps {
-  /** The state to read (tickets, rate counters); never written. */
-  store: ObjectStore;
-  clock: Clock;
-}
-
 /**
  * The dry run (`postdesk explain`): every plan is reported, none carried out; nothing is written
- * and no forge is called (a repository template is not read). The rate limits are looked at
- * without counting, and reported only when one would stop the mail.
+ * and no forge is called (a repository template is not read). The state of the mail's context is
+ * only read: the rate limits are looked at without counting, and reported only when one would
+ * stop the mail.
  */
-export const planOnlyExecutor = (deps: PlanOnlyExecutorDeps): Executor => ({
+export const planOnlyExecutor = (): Executor => ({
   dryRun: true,
   view: {
-    limit: async (input) => {
-      const result = await limitInbound({ ...input, store: deps.store, clock: deps.clock, readOnly: true });
+    limit: async (input, context) => {
+      const result = await limitInbound({ ...input, readOnly: true }, context);
       return result.ok ? undefined : result;
     },
     repoFile: async () => undefined,

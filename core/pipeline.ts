@@ -4,14 +4,14 @@ import { errorMessage, isTransient, PermanentError } from './errors.ts';
 import { deliveringExecutor, type Executor } from './execute.ts';
 import type { AttachmentMeta, InboundMail, ParsedMail } from './model.ts';
 import { type DecideContext, decide, type MailToDecide } from './plan.ts';
-import type { Clock, Forge, Logger, ObjectStore, RawMailStore, SecretSource } from './ports.ts';
-import { authenticateMail } from './stages/authenticate/index.ts';
-import { classifyMail } from './stages/classify/index.ts';
-import type { Classification, EndingPlan, RouteTarget } from './stages/contracts.ts';
+import type { Clock, Forge, Logger, RawMailStore, SecretSource } from './ports.ts';
+import { authenticateStage } from './stages/authenticate/index.ts';
+import { classifyStage } from './stages/classify/index.ts';
+import type { Classification, EndingPlan, RouteTarget, StageContext } from './stages/contracts.ts';
 import type { Delivery } from './stages/deliver/index.ts';
-import { parseMail } from './stages/parse/index.ts';
-import { routeMail } from './stages/route/index.ts';
-import { createTicketStore } from './state/tickets.ts';
+import { parseStage } from './stages/parse/index.ts';
+import { routeStage } from './stages/route/index.ts';
+import type { DeskState } from './state/index.ts';
 import type { DecisionTrace, DeliveryRecord } from './trace.ts';
 import { TraceRecorder } from './trace-recorder.ts';
 
@@ -21,10 +21,15 @@ export { effectivePolicy } from './plan.ts';
 export interface PipelineDeps {
   config: DeskConfig;
   rawStore: RawMailStore;
-  /** State: ledger, tickets, message-id index, quarantine, rate counters. */
-  store: ObjectStore;
+  /**
+   * The desk's state behind its ports (core/state/index.ts): ledger, tickets and the message-id
+   * index, quarantine, rate counters. Built on the same clock as `clock`
+   * (`objectStoreState(store, { clock })`, or `dynamoState`).
+   */
+  state: DeskState;
   forge: Forge;
   secrets: SecretSource;
+  /** The desk's clock, the one `state` was built on; core/ never reads the wall clock itself. */
   clock: Clock;
   logger: Logger;
   /**
@@ -35,7 +40,7 @@ export interface PipelineDeps {
   leaseMs?: number | undefined;
   /**
    * What carries out each project's plan (core/execute.ts); `postdesk explain` passes the
-   * plan-only executor. @default deliveringExecutor over `forge`, `store`, `clock` and `leaseMs`
+   * plan-only executor. @default deliveringExecutor over `forge` and `leaseMs`
    */
   executor?: Executor | undefined;
   /** Called after each delivery that made (or had made) an issue or a note; outbound notifications hook here. */
@@ -63,8 +68,9 @@ export interface DeliveredEvent {
 export const processMail = async (mail: InboundMail, deps: PipelineDeps): Promise<DecisionTrace> => {
   const executor = deps.executor ?? deliveringExecutor(deps);
   const run = new TraceRecorder(mail, executor);
+  const context = stageContext(deps);
   try {
-    await runStages(mail, deps, executor, run);
+    await runStages(mail, deps, context, executor, run);
   } catch (error) {
     if (isTransient(error)) {
       deps.logger.warn('transient failure; the mail will be retried', {
@@ -80,26 +86,44 @@ export const processMail = async (mail: InboundMail, deps: PipelineDeps): Promis
   }
   const trace = run.finish();
   if (trace.outcome === 'quarantined') {
-    await executor.quarantine({
-      mailId: mail.id,
-      rawKey: mail.rawKey,
-      reason: trace.reason,
-      message: trace.message,
-      trace,
-      createdAt: deps.clock.now().toISOString(),
-    });
+    await executor.quarantine(
+      {
+        mailId: mail.id,
+        rawKey: mail.rawKey,
+        reason: trace.reason,
+        message: trace.message,
+        trace,
+        createdAt: deps.clock.now().toISOString(),
+      },
+      context,
+    );
   }
   deps.logger.info('decision', { trace });
   return trace;
 };
 
+/**
+ * The one stage context of a mail: every stage, decide and the executor get this object, so all
+ * of them work on the same state ports and the same clock.
+ */
+export const stageContext = (deps: Pick<PipelineDeps, 'config' | 'clock' | 'state'>): StageContext => ({
+  config: deps.config,
+  clock: deps.clock,
+  tickets: deps.state.tickets,
+  ledger: deps.state.ledger,
+  limiter: deps.state.limiter,
+  quarantine: deps.state.quarantine,
+  isDeskAddress: deskAddressMatcher(deps.config),
+});
+
 const runStages = async (
   mail: InboundMail,
   deps: PipelineDeps,
+  context: StageContext,
   executor: Executor,
   run: TraceRecorder,
 ): Promise<void> => {
-  const { config } = deps;
+  const { config } = context;
 
   const size = await run.stage('load', async () => {
     const bytes = await deps.rawStore.size(mail.rawKey);
@@ -114,7 +138,7 @@ const runStages = async (
   if (size === undefined) return;
 
   const parsed = await run.stage('parse', () =>
-    parseMail(() => deps.rawStore.open(mail.rawKey), { limits: config.limits, size }),
+    parseStage({ open: () => deps.rawStore.open(mail.rawKey), size }, context),
   );
   if (!parsed) return;
   run.describe(parsed);
@@ -123,19 +147,19 @@ const runStages = async (
   // Authentication-Results counted). Every policy decision (required verdicts, the sender
   // domain's DMARC policy) is the routed project's, made once per project after routing
   // ("policy"), so a project's `honour_dmarc_policy: false` is never overruled by the desk's.
-  const assessment = await run.stage('authenticate', async () =>
-    authenticateMail(parsed, mail.verdicts, {
-      ...config.authentication,
-      require: [],
-      honour_dmarc_policy: false,
-    }),
+  const assessment = await run.stage('authenticate', () =>
+    authenticateStage(
+      {
+        mail: parsed,
+        verdicts: mail.verdicts,
+        policy: { ...config.authentication, require: [], honour_dmarc_policy: false },
+      },
+      context,
+    ),
   );
   if (!assessment) return;
 
-  const isDeskAddress = deskAddressMatcher(config);
-  const classification = await run.stage('classify', async () =>
-    classifyMail(parsed, { domain: config.domain, isDeskAddress, loopHeader: 'x-postdesk-loop' }),
-  );
+  const classification = await run.stage('classify', () => classifyStage(parsed, context));
   if (!classification) return;
   if (classification.kind === 'own_mail' || classification.kind === 'bounce') {
     run.end({
@@ -149,31 +173,33 @@ const runStages = async (
     return;
   }
 
-  const targets = await run.stage('route', async () => routeMail(parsed, mail.envelope, config));
+  const targets = await run.stage('route', () =>
+    routeStage({ mail: parsed, envelope: mail.envelope }, context),
+  );
   if (!targets) return;
   run.routes(targets);
 
   // Per project: decide a plan, then carry it out.
   const toDecide: MailToDecide = { inbound: mail, parsed, classification };
   const shared = {
-    config,
-    // The same clock as the deliver stage's store: a ticket read and written in one run agree on "now".
-    tickets: createTicketStore(deps.store, { clock: deps.clock }),
+    ...context,
     replyKey: (await deps.secrets.get()).reply_key,
-    isDeskAddress,
     original: originalMail(mail, parsed, deps.rawStore),
     view: executor.view,
   };
   for (const target of targets) {
     const project = target.project;
-    const context: DecideContext = { ...shared, stage: (name, fn) => run.projectStage(name, project, fn) };
-    const plan = await decide(toDecide, target, context);
+    const decideContext: DecideContext = {
+      ...shared,
+      stage: (name, fn) => run.projectStage(name, project, fn),
+    };
+    const plan = await decide(toDecide, target, decideContext);
     if (plan.kind === 'ending') {
       run.delivery(endingRecord(project, plan));
       continue;
     }
     const delivery = await run.projectDelivery(project, () =>
-      executor.execute(plan, { mailId: mail.id, mail: parsed, target, isDeskAddress }),
+      executor.execute(plan, { mailId: mail.id, mail: parsed, target }, context),
     );
     run.delivery(delivery.record);
     if (delivery.made && deps.onDelivered) {

@@ -1,23 +1,23 @@
-import type { AuthenticationPolicy, DeskConfig, ProjectConfig } from './config/schema.ts';
+import type { AuthenticationPolicy, ProjectConfig } from './config/schema.ts';
 import type { AttachmentMeta, InboundMail, ParsedMail } from './model.ts';
 import type { DeskSecret } from './ports.ts';
 import { requireDmarcOnIdentity } from './stages/authenticate/dmarc-identity.ts';
 import { authenticateMail } from './stages/authenticate/index.ts';
 import { requireSenderIdentity } from './stages/authenticate/sender-identity.ts';
-import type { Classification, EndingPlan, Plan, RouteTarget } from './stages/contracts.ts';
+import type { Classification, EndingPlan, Plan, RouteTarget, StageContext } from './stages/contracts.ts';
 import { notePlan } from './stages/deliver/index.ts';
 import type { LimitInput, LimitPass } from './stages/limit/index.ts';
-import { renderIssue, renderNote } from './stages/render/index.ts';
-import { threadMail } from './stages/thread/index.ts';
-import type { TicketStore } from './state/tickets.ts';
+import { renderIssueStage, renderNoteStage } from './stages/render/index.ts';
+import { threadStage } from './stages/thread/index.ts';
 import type { StageName, StageResult } from './trace.ts';
 
 /**
  * The decision for one routed project: policy -> thread -> limit -> render, composed from the
  * stage functions, ending in a Plan (an issue to make, a note to add, or the route's ending). It
  * makes nothing: an executor (core/execute.ts) carries the plan out, or, for `postdesk explain`,
- * only reports it. What decide reads beyond the ticket store it reads through the executor's view,
- * so a plan-only executor can keep it from counting rate limits or calling the forge.
+ * only reports it. Every stage gets the mail's one stage context (core/stages/contracts.ts); what
+ * decide reads beyond the ticket store it reads through the executor's view, so a plan-only
+ * executor can keep it from counting rate limits or calling the forge.
  */
 
 /** The mail as decide sees it. */
@@ -34,7 +34,7 @@ export interface DecideView {
    * the mail; a plan-only one only looks, and answers only when a limit would stop the mail (so
    * explain's trace shows the limit stage only then). Undefined: nothing to report.
    */
-  limit(input: LimitInput): Promise<StageResult<LimitPass> | undefined>;
+  limit(input: LimitInput, context: StageContext): Promise<StageResult<LimitPass> | undefined>;
   /** A file of the project's repository (a description template); undefined when it is not read here. */
   repoFile(project: ProjectConfig, path: string): Promise<string | undefined>;
 }
@@ -45,12 +45,9 @@ export type StageRunner = <R extends StageResult<unknown> | undefined>(
   run: () => Promise<R>,
 ) => Promise<R>;
 
-export interface DecideContext {
-  config: DeskConfig;
-  tickets: TicketStore;
+/** The mail's stage context, with what decide adds for the project it runs for. */
+export interface DecideContext extends StageContext {
   replyKey: DeskSecret['reply_key'];
-  /** Built once per mail (a set over every project alias). */
-  isDeskAddress: (address: string) => boolean;
   /** The raw mail as an attachment, uploaded only when render must truncate a body. */
   original: AttachmentMeta;
   view: DecideView;
@@ -92,56 +89,47 @@ export const decide = async (
   const extraLabels = auth.value.failed.length > 0 && policy.on_fail === 'label' ? [policy.fail_label] : [];
 
   const threaded = await stage('thread', () =>
-    threadMail({
-      mail: parsed,
-      target,
-      classification,
-      tickets: context.tickets,
-      replyKey: context.replyKey,
-      deskAddress: context.isDeskAddress,
-    }),
+    threadStage({ mail: parsed, target, classification, replyKey: context.replyKey }, context),
   );
   if (!threaded.ok) return ending(threaded);
   const thread = threaded.value;
 
   // Floods: sliding windows per ticket, per sender and per desk.
   const limited = await stage('limit', () =>
-    context.view.limit({
-      mailId: inbound.id,
-      mail: parsed,
-      classification,
-      project,
-      thread,
-      rateLimits: config.rate_limits,
-      isDeskAddress: context.isDeskAddress,
-    }),
+    context.view.limit(
+      {
+        mailId: inbound.id,
+        mail: parsed,
+        classification,
+        project,
+        thread,
+        rateLimits: config.rate_limits,
+        isDeskAddress: context.isDeskAddress,
+      },
+      context,
+    ),
   );
   if (limited && !limited.ok) return ending(limited);
 
   if (thread.kind === 'new_ticket') {
     const template = await resolveTemplate(project, context.view);
     const draft = await stage('render', () =>
-      renderIssue({
-        mail: parsed,
-        project,
-        limits: config.limits,
-        template,
-        extraLabels,
-        original: context.original,
-      }),
+      renderIssueStage({ mail: parsed, project, template, extraLabels, original: context.original }, context),
     );
     return draft.ok ? { kind: 'issue', draft: draft.value } : ending(draft);
   }
 
   const note = await stage('render', () =>
-    renderNote({
-      mail: parsed,
-      project,
-      limits: config.limits,
-      internal: thread.internal,
-      automated: classification.kind !== 'human',
-      original: context.original,
-    }),
+    renderNoteStage(
+      {
+        mail: parsed,
+        project,
+        internal: thread.internal,
+        automated: classification.kind !== 'human',
+        original: context.original,
+      },
+      context,
+    ),
   );
   return note.ok ? notePlan(thread, note.value) : ending(note);
 };

@@ -8,6 +8,7 @@ import { planOnlyExecutor } from '../../core/execute.ts';
 import { type InboundMail, NO_RECEIPT_VERDICTS } from '../../core/model.ts';
 import { processMail } from '../../core/pipeline.ts';
 import { type Clock, type Forge, type RawMailStore, silentLogger, systemClock } from '../../core/ports.ts';
+import { objectStoreState } from '../../core/state/index.ts';
 import type { DecisionTrace } from '../../core/trace.ts';
 import { formatTrace } from '../format-trace.ts';
 import {
@@ -82,12 +83,13 @@ export const explainMail = async (
   return processMail(mail, {
     config: options.config,
     rawStore: singleFileStore(file),
-    store,
+    // Only read: the plan-only executor writes nothing, and the store refuses writes anyway.
+    state: objectStoreState(store, { clock }),
     forge: unreachableForge,
     secrets: await readLocalSecretQuietly(options.dataDir),
     clock,
     logger: silentLogger,
-    executor: planOnlyExecutor({ store, clock }),
+    executor: planOnlyExecutor(),
   });
 };
 

@@ -4,8 +4,9 @@ import { createFileObjectStore } from '../../adapters/local/object-store.ts';
 import { PermanentError } from '../../core/errors.ts';
 import { NO_RECEIPT_VERDICTS } from '../../core/model.ts';
 import type { PipelineDeps } from '../../core/pipeline.ts';
-import type { ObjectStore } from '../../core/ports.ts';
-import { createQuarantine, type Quarantine, type QuarantineEntry } from '../../core/state/quarantine.ts';
+import { type ObjectStore, systemClock } from '../../core/ports.ts';
+import { objectStoreState } from '../../core/state/index.ts';
+import type { Quarantine, QuarantineEntry } from '../../core/state/quarantine.ts';
 import { openAwsPipeline, openAwsState } from '../aws-desk.ts';
 import { awsNameOptions, type DeskNames, resolveDeskNames } from '../aws-names.ts';
 import { formatTrace } from '../format-trace.ts';
@@ -75,7 +76,12 @@ const openWhere = async (values: Record<string, unknown>, io: CommandIo): Promis
   if (values['aws'] === true) {
     const names = await resolveDeskNames(values, io);
     const state = openAwsState(names);
-    return { store: state.store, quarantine: createQuarantine(state.store), rawLocation: state.where, names };
+    return {
+      store: state.store,
+      quarantine: objectStoreState(state.store, { clock: systemClock }).quarantine,
+      rawLocation: state.where,
+      names,
+    };
   }
   const paths = localPaths(
     dataDir(typeof values['data-dir'] === 'string' ? values['data-dir'] : undefined, io),
@@ -83,7 +89,7 @@ const openWhere = async (values: Record<string, unknown>, io: CommandIo): Promis
   const store = createFileObjectStore(paths.state);
   return {
     store,
-    quarantine: createQuarantine(store),
+    quarantine: objectStoreState(store, { clock: systemClock }).quarantine,
     rawLocation: (rawKey) => (rawKey === '' ? '(none)' : join(paths.mail, rawKey)),
     names: undefined,
   };
@@ -215,10 +221,10 @@ const releaseEntry = async (
   );
 
   // Everything that can fail for a reason a person must fix is built before the entry is claimed.
-  let deps: PipelineDeps;
+  let desk: { deps: PipelineDeps; store: ObjectStore };
   let rebuild: RebuildMail;
   if (where.names) {
-    deps = openAwsPipeline(where.names, config).deps;
+    desk = openAwsPipeline(where.names, config);
     rebuild = async (entry) => ({
       mail: {
         id: entry.mailId,
@@ -236,11 +242,11 @@ const releaseEntry = async (
     }
     const directory = dataDir(typeof values['data-dir'] === 'string' ? values['data-dir'] : undefined, io);
     const runtime = await openLocalRuntime({ config, dataDir: directory, env: io.env, forge });
-    deps = runtime.deps;
+    desk = { deps: runtime.deps, store: runtime.desk.store };
     rebuild = localRebuild(runtime, values['dns'] === 'offline' ? offlineResolver : undefined);
   }
 
-  return runRelease(deps, id, rebuild);
+  return runRelease(desk, id, rebuild);
 };
 
 export const quarantineCommand: Command = {

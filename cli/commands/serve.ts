@@ -12,8 +12,7 @@ import { deskAddressMatcher } from '../../core/desk-addresses.ts';
 import { PermanentError } from '../../core/errors.ts';
 import type { Envelope } from '../../core/model.ts';
 import type { Logger } from '../../core/ports.ts';
-import { createQuarantine, type QuarantineEntry } from '../../core/state/quarantine.ts';
-import { createTicketStore } from '../../core/state/tickets.ts';
+import type { QuarantineEntry } from '../../core/state/quarantine.ts';
 import { createConsole, isConsoleRequest } from '../console/console.ts';
 import { createConsoleLogger } from '../console-logger.ts';
 import { type Command, type CommandIo, dataDir, loadConfigOrDemo, writeJson, writeLine } from '../io.ts';
@@ -263,11 +262,11 @@ const openDeskConsole = (
 ) => {
   const { desk } = runtime;
   const forge = isFileForge(desk.deps.forge) ? desk.deps.forge : undefined;
-  const quarantine = createQuarantine(desk.store);
+  const { quarantine } = desk.state;
   return createConsole({
     config: options.config,
     forge,
-    tickets: createTicketStore(desk.store),
+    tickets: desk.state.tickets,
     dataDir: options.dataDir,
     outboxDir: runtime.outboxDir,
     allowedHosts: hosts,
@@ -283,7 +282,12 @@ const openDeskConsole = (
       for await (const entry of quarantine.list({ includeReleased: true })) entries.push(entry);
       return entries;
     },
-    release: (id) => runRelease(runtime.deps, id, localRebuild(runtime, options.resolver)),
+    release: (id) =>
+      runRelease(
+        { deps: runtime.deps, store: runtime.desk.store },
+        id,
+        localRebuild(runtime, options.resolver),
+      ),
     listDead: async () => (await runtime.queue.listDead()).entries,
     redrive: async (id) => {
       const moved = await runtime.queue.redrive(id);

@@ -1,6 +1,7 @@
 import * as z from 'zod';
-import type { Clock, Logger, ObjectStore } from '../ports.ts';
-import { createTicketStore, type TicketRef } from '../state/tickets.ts';
+import type { Logger } from '../ports.ts';
+import type { DeskState } from '../state/index.ts';
+import type { TicketRef } from '../state/tickets.ts';
 
 /**
  * SES sending feedback: bounce and complaint notifications (SES identity notifications, or the
@@ -87,7 +88,8 @@ const reasonFor = (feedback: SesFeedback, recipient: z.output<typeof Recipient>)
 
 export const applySesFeedback = async (
   feedback: SesFeedback,
-  deps: { store: ObjectStore; logger: Logger; clock?: Clock | undefined },
+  /** The ticket store (on the desk's clock) dates the undeliverable mark. */
+  deps: { state: Pick<DeskState, 'tickets'>; logger: Logger },
 ): Promise<FeedbackResult> => {
   const type = feedback.notificationType ?? feedback.eventType ?? 'unknown';
   const result: FeedbackResult = { type, marked: [] };
@@ -101,7 +103,7 @@ export const applySesFeedback = async (
     return { ...result, ignored: 'other_notification' };
   }
 
-  const tickets = createTicketStore(deps.store, deps.clock ? { clock: deps.clock } : {});
+  const { tickets } = deps.state;
   const ids = [feedback.mail.messageId, feedback.mail.commonHeaders?.messageId].filter(
     (id): id is string => id !== undefined && id !== '',
   );

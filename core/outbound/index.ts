@@ -58,7 +58,6 @@ export {
 } from './on-delivered.ts';
 export { createInlineNotifyQueue } from './queue.ts';
 export {
-  createOutboundStateStore,
   isUnsubscribed,
   type OutboundStateStore,
   type OutboundTicketState,

@@ -1,9 +1,7 @@
 import type { DeskConfig, ProjectConfig } from '../config/schema.ts';
-import type { Clock, Forge, Logger, Mailer, ObjectStore, SecretSource } from '../ports.ts';
-import { systemClock } from '../ports.ts';
-import type { RateLimiter } from '../state/rate-limit.ts';
-import { createRateLimiter } from '../state/rate-limit.ts';
-import { createTicketStore, normalizeAddress, type TicketRecord } from '../state/tickets.ts';
+import type { Clock, Forge, Logger, Mailer, SecretSource } from '../ports.ts';
+import type { DeskState } from '../state/index.ts';
+import { normalizeAddress, type TicketRecord } from '../state/tickets.ts';
 import { createReplyToken, replyAddress } from '../threading/reply-token.ts';
 import { embedUploads, type FetchedUpload, type FetchUpload } from './attachments.ts';
 import { composeMail, fromNameFor, isPlainAddress, newMessageId, subjectFor } from './compose.ts';
@@ -11,7 +9,7 @@ import { OUTBOUND_WINDOW_SECONDS, SUPPRESSION_NOTICE_WINDOW_SECONDS } from './co
 import { projectByPath } from './decide.ts';
 import { sendBegun, sendUnderIntent } from './intent.ts';
 import { jobKey, type NotifyJob } from './jobs.ts';
-import { createOutboundStateStore, isUnsubscribed, wasSent } from './state.ts';
+import { isUnsubscribed, wasSent } from './state.ts';
 import { loadTemplate, type PlaceholderValues, renderTemplate } from './templates.ts';
 import { createUnsubscribeToken, unsubscribeUrl } from './unsubscribe.ts';
 
@@ -43,17 +41,16 @@ export interface DeskAppearance {
 
 export interface NotifyDeps {
   config: DeskConfig;
-  store: ObjectStore;
+  /** The desk's state: tickets and the message-id index, the outbound limit, the outbound state. */
+  state: Pick<DeskState, 'tickets' | 'limiter' | 'outbound'>;
   forge: Pick<Forge, 'readRepoFile' | 'addNote' | 'getIssue'>;
   mailer: OutboundMailer;
   secrets: SecretSource;
-  clock?: Clock | undefined;
+  clock: Clock;
   logger: Logger;
   /** Fetches note uploads to attach them. @default none: uploads stay links */
   fetchUpload?: FetchUpload | undefined;
   appearance?: DeskAppearance | undefined;
-  /** @default a rate limiter on `store` */
-  rateLimiter?: RateLimiter | undefined;
 }
 
 export type NotifyOutcome =
@@ -93,10 +90,8 @@ const emptyValues = (): PlaceholderValues => ({
 });
 
 export const createNotifier = (deps: NotifyDeps) => {
-  const clock = deps.clock ?? systemClock;
-  const tickets = createTicketStore(deps.store, { clock });
-  const outboundState = createOutboundStateStore(deps.store, { clock });
-  const limiter = deps.rateLimiter ?? createRateLimiter(deps.store, { clock });
+  const { clock } = deps;
+  const { tickets, limiter, outbound: outboundState } = deps.state;
   const { config } = deps;
   const deskAddress = `${config.mailbox}@${config.domain}`;
 

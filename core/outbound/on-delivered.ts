@@ -1,17 +1,14 @@
 import type { DeskConfig, ProjectConfig } from '../config/schema.ts';
 import { errorMessage, isTransient } from '../errors.ts';
 import type { DeliveredEvent } from '../pipeline.ts';
-import type { Clock, Logger, ObjectStore } from '../ports.ts';
-import { systemClock } from '../ports.ts';
+import type { Clock, Logger } from '../ports.ts';
 import { senderIdentity } from '../stages/authenticate/sender-identity.ts';
-import type { RateLimiter } from '../state/rate-limit.ts';
-import { createRateLimiter } from '../state/rate-limit.ts';
+import type { DeskState } from '../state/index.ts';
 import type { Participant } from '../state/tickets.ts';
 import { normalizeAddress } from '../state/tickets.ts';
 import { createAutomaticMailCaps } from './caps.ts';
 import { isNoAutoMailSender, mailableParticipants, SkipReason } from './decide.ts';
 import type { NotifyJob, NotifyQueue } from './jobs.ts';
-import { createOutboundStateStore } from './state.ts';
 
 /**
  * The pipeline's `onDelivered` hook (core/pipeline.ts): after an issue or a note was made from
@@ -35,12 +32,12 @@ import { createOutboundStateStore } from './state.ts';
 
 export interface OnDeliveredDeps {
   config: DeskConfig;
-  store: ObjectStore;
+  /** The desk's state: the thank-you limits and the outbound state. */
+  state: Pick<DeskState, 'limiter' | 'outbound'>;
   queue: NotifyQueue;
-  clock?: Clock | undefined;
+  /** The desk's clock, the one `state` runs on. */
+  clock: Clock;
   logger: Logger;
-  /** @default a rate limiter on `store` */
-  rateLimiter?: RateLimiter | undefined;
 }
 
 export interface OnDeliveredResult {
@@ -75,12 +72,8 @@ export const createOnDelivered = (deps: OnDeliveredDeps): ((event: DeliveredEven
 
 /** The hook's logic, returning what it queued and skipped (for tests and logs). */
 export const planAutomaticMail = (deps: OnDeliveredDeps) => {
-  const clock = deps.clock ?? systemClock;
-  const outboundState = createOutboundStateStore(deps.store, { clock });
-  const caps = createAutomaticMailCaps(
-    deps.config,
-    deps.rateLimiter ?? createRateLimiter(deps.store, { clock }),
-  );
+  const { limiter, outbound: outboundState } = deps.state;
+  const caps = createAutomaticMailCaps(deps.config, limiter);
 
   return async function planAutomaticMailFor(event: DeliveredEvent): Promise<OnDeliveredResult> {
     const result: OnDeliveredResult = { queued: [], skipped: [] };

@@ -1,9 +1,6 @@
 import * as z from 'zod';
-import type { Clock, ObjectStore } from '../ports.ts';
-import { systemClock } from '../ports.ts';
-import { readJson, updateJson } from '../state/json.ts';
 import { normalizeAddress } from '../state/tickets.ts';
-import { type IntentStore, intentMethods, withoutIntent } from './intent.ts';
+import type { IntentStore } from './intent.ts';
 
 /**
  * What the outbound half remembers per ticket, beside the ticket record (core/state/tickets.ts),
@@ -17,9 +14,12 @@ import { type IntentStore, intentMethods, withoutIntent } from './intent.ts';
  *   not, so a later reply never greets them again.
  * - `intents`: automatic mails whose send began and has not been recorded as sent, written before
  *   the send so a crash in it never sends them twice (core/outbound/intent.ts). Capped.
+ *
+ * The store itself is a state port (DeskState.outbound): core/state/outbound.ts on an object store.
  */
 
-const MAX_SENT = 1000;
+/** Sent mails remembered per ticket; the newest are kept. */
+export const MAX_SENT = 1000;
 
 export const OutboundTicketStateSchema = z.object({
   version: z.literal(1),
@@ -55,73 +55,3 @@ export const isUnsubscribed = (state: OutboundTicketState, address: string): boo
 
 export const wasSent = (state: OutboundTicketState, key: string): boolean =>
   state.sent.some((entry) => entry.key === key);
-
-export const createOutboundStateStore = (
-  store: ObjectStore,
-  options: { clock?: Clock } = {},
-): OutboundStateStore => {
-  const clock = options.clock ?? systemClock;
-  const key = (projectPath: string, iid: number): string =>
-    `outbox/tickets/${projectPath.toLowerCase()}/${iid}.json`;
-  const update = (
-    projectPath: string,
-    iid: number,
-    change: (current: OutboundTicketState) => OutboundTicketState | undefined,
-  ) =>
-    updateJson(
-      store,
-      key(projectPath, iid),
-      OutboundTicketStateSchema,
-      (current) => change(current ?? emptyOutboundTicketState()),
-      {
-        conflictCode: 'outbound_state_conflict',
-      },
-    );
-
-  return {
-    async get(projectPath, iid) {
-      return (
-        (await readJson(store, key(projectPath, iid), OutboundTicketStateSchema))?.value ??
-        emptyOutboundTicketState()
-      );
-    },
-
-    async unsubscribe(projectPath, iid, address) {
-      const target = normalizeAddress(address);
-      let added = false;
-      await update(projectPath, iid, (current) => {
-        added = !current.unsubscribed.some((entry) => entry.address === target);
-        if (!added) return undefined;
-        return {
-          ...current,
-          unsubscribed: [...current.unsubscribed, { address: target, at: clock.now().toISOString() }],
-        };
-      });
-      return added;
-    },
-
-    async recordSent(projectPath, iid, sentKey, messageId) {
-      await update(projectPath, iid, (current) => {
-        if (current.sent.some((entry) => entry.key === sentKey)) return undefined;
-        const sent = [...current.sent, { key: sentKey, at: clock.now().toISOString(), messageId }].slice(
-          -MAX_SENT,
-        );
-        const next = { ...current, sent };
-        return withoutIntent(next, sentKey) ?? next;
-      });
-    },
-
-    ...intentMethods(update, clock),
-
-    async greet(projectPath, iid, addresses) {
-      let fresh: string[] = [];
-      await update(projectPath, iid, (current) => {
-        const known = new Set(current.greeted);
-        fresh = [...new Set(addresses.map(normalizeAddress))].filter((address) => !known.has(address));
-        if (fresh.length === 0) return undefined;
-        return { ...current, greeted: [...current.greeted, ...fresh] };
-      });
-      return fresh;
-    },
-  };
-};

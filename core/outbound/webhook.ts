@@ -1,9 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { DeskConfig } from '../config/schema.ts';
 import { errorMessage } from '../errors.ts';
-import type { Clock, Logger, ObjectStore, SecretSource } from '../ports.ts';
-import { systemClock } from '../ports.ts';
-import { createTicketStore } from '../state/tickets.ts';
+import type { Clock, Logger, SecretSource } from '../ports.ts';
+import type { DeskState } from '../state/index.ts';
 import { MAX_WEBHOOK_BODY_BYTES } from './constants.ts';
 import {
   decideNoteHook,
@@ -14,7 +13,6 @@ import {
   screenNoteHook,
 } from './decide.ts';
 import type { NotifyQueue } from './jobs.ts';
-import { createOutboundStateStore } from './state.ts';
 import { parseUnsubscribeToken, verifyUnsubscribeToken } from './unsubscribe.ts';
 
 /**
@@ -47,10 +45,11 @@ export interface WebhookResponse {
 export interface WebhookDeps {
   config: DeskConfig;
   secrets: SecretSource;
-  store: ObjectStore;
+  /** The desk's state: tickets (who may be mailed) and the outbound state (unsubscribes). */
+  state: Pick<DeskState, 'tickets' | 'outbound'>;
   queue: NotifyQueue;
   logger: Logger;
-  clock?: Clock | undefined;
+  clock: Clock;
   /** @default MAX_WEBHOOK_BODY_BYTES (1 MiB) */
   maxBodyBytes?: number | undefined;
   /**
@@ -106,11 +105,10 @@ export const tokensMatch = (given: string, expected: string): boolean => {
 const UNSUBSCRIBE_PATH = /^\/unsubscribe\/([^/]{1,100})\/?$/;
 
 export const createWebhookHandler = (deps: WebhookDeps) => {
-  const clock = deps.clock ?? systemClock;
+  const { clock } = deps;
   const maxBody = deps.maxBodyBytes ?? MAX_WEBHOOK_BODY_BYTES;
   const refreshInterval = deps.refreshIntervalMs ?? 60_000;
-  const tickets = createTicketStore(deps.store, { clock });
-  const outboundState = createOutboundStateStore(deps.store, { clock });
+  const { tickets, outbound: outboundState } = deps.state;
   let lastRefresh = Number.NEGATIVE_INFINITY;
 
   /** 'ok', 'missing' (no token configured), or 'wrong'. Re-reads a rotated secret once a minute at most. */

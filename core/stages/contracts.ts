@@ -1,12 +1,46 @@
-import type { ProjectConfig } from '../config/schema.ts';
+import type { DeskConfig, ProjectConfig } from '../config/schema.ts';
 import type { AttachmentMeta, ReceiptVerdicts } from '../model.ts';
-import type { Outcome } from '../trace.ts';
+import type { Clock } from '../ports.ts';
+import type { Ledger } from '../state/ledger.ts';
+import type { Quarantine } from '../state/quarantine.ts';
+import type { RateLimiter } from '../state/rate-limit.ts';
+import type { TicketStore } from '../state/tickets.ts';
+import type { Outcome, StageResult } from '../trace.ts';
 import type { ClassifyReason } from './classify/index.ts';
 
 /**
  * The values stages hand each other. Each stage lives in its own folder under `core/stages/` and
  * returns a `StageResult` (core/trace.ts): a value to pass on, or an outcome with a reason code.
  */
+
+// --- the stage context -------------------------------------------------------------------------
+
+/**
+ * What every stage of one mail shares, built once per mail by the pipeline (core/pipeline.ts) from
+ * its dependencies: the desk's config and clock, and the state ports (core/state/index.ts,
+ * DeskState) the stages read and write. One of each, so a ticket read by thread and written by
+ * deliver is the same store on the same clock. Nothing in here defaults to the wall clock.
+ */
+export interface StageContext {
+  readonly config: DeskConfig;
+  readonly clock: Clock;
+  readonly tickets: TicketStore;
+  readonly ledger: Ledger;
+  readonly limiter: RateLimiter;
+  readonly quarantine: Quarantine;
+  /** True for the addresses the desk receives at (a set over every project alias). */
+  readonly isDeskAddress: (address: string) => boolean;
+}
+
+/**
+ * The shape of every stage: its input and the mail's context in, a value or an ending with one of
+ * its reason codes `R` out. `K` names the parts of the context the stage reads, so a test hands it
+ * only those; the pipeline hands every stage the same whole context.
+ */
+export type Stage<I, T, R extends string, K extends keyof StageContext = keyof StageContext> = (
+  input: I,
+  context: Pick<StageContext, K>,
+) => Promise<StageResult<T, R>>;
 
 // --- classify ---------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 import type { OutboundStateStore } from '../outbound/state.ts';
-import { createOutboundStateStore } from '../outbound/state.ts';
 import type { Clock, ObjectStore } from '../ports.ts';
 import { createLedger, type Ledger } from './ledger.ts';
+import { createOutboundStateStore } from './outbound.ts';
 import { createQuarantine, type Quarantine } from './quarantine.ts';
 import { createRateLimiter, type RateLimiter } from './rate-limit.ts';
 import { createTicketStore, type TicketStore } from './tickets.ts';

@@ -1,7 +1,6 @@
 import * as z from 'zod';
 import { PermanentError, TransientError } from '../errors.ts';
 import type { Clock, ObjectStore } from '../ports.ts';
-import { systemClock } from '../ports.ts';
 import { readJson } from './json.ts';
 
 /**
@@ -84,6 +83,11 @@ export interface LedgerBeginInput {
   kind: 'issue' | 'note';
   issueIid?: number | undefined;
   marker: string;
+  /**
+   * How long this attempt may run (ms), when it knows better than the ledger: the invocation's
+   * remaining time plus a margin. @default the ledger's `leaseMs`
+   */
+  leaseMs?: number | undefined;
 }
 
 export interface Ledger {
@@ -91,8 +95,14 @@ export interface Ledger {
   key(mailId: string, projectKey: string): string;
   get(mailId: string, projectKey: string): Promise<LedgerEntry | undefined>;
   begin(input: LedgerBeginInput): Promise<LedgerBegin>;
-  /** Claims a stale entry (attempt + 1, fresh lease); undefined when another worker claimed it first. */
-  takeOver(stale: Extract<LedgerBegin, { state: 'stale' }>): Promise<LedgerClaim | undefined>;
+  /**
+   * Claims a stale entry (attempt + 1, fresh lease of `options.leaseMs`, by default the ledger's);
+   * undefined when another worker claimed it first.
+   */
+  takeOver(
+    stale: Extract<LedgerBegin, { state: 'stale' }>,
+    options?: { leaseMs?: number | undefined },
+  ): Promise<LedgerClaim | undefined>;
   /** Marks the entry done with its result. Idempotent; wins over a worker that took over meanwhile. */
   complete(claim: LedgerClaim, result: LedgerResult): Promise<LedgerEntry>;
   /**
@@ -104,8 +114,8 @@ export interface Ledger {
 }
 
 export interface LedgerOptions {
-  /** @default systemClock */
-  clock?: Clock;
+  /** The desk's clock: leases are dated by it. */
+  clock: Clock;
   /** @default DEFAULT_LEASE_MS (5 minutes) */
   leaseMs?: number;
 }
@@ -123,8 +133,8 @@ const checkSegment = (what: string, value: string): string => {
   return value;
 };
 
-export const createLedger = (store: ObjectStore, options: LedgerOptions = {}): Ledger => {
-  const clock = options.clock ?? systemClock;
+export const createLedger = (store: ObjectStore, options: LedgerOptions): Ledger => {
+  const { clock } = options;
   const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
 
   const key = (mailId: string, projectKey: string): string =>
@@ -135,10 +145,10 @@ export const createLedger = (store: ObjectStore, options: LedgerOptions = {}): L
     return written === 'conflict' ? undefined : { key: claim.key, etag: written.etag, entry: next };
   };
 
-  const classify = (entry: LedgerEntry, etag: string): LedgerBegin => {
+  const classify = (entry: LedgerEntry, etag: string, ownLease: number): LedgerBegin => {
     if (entry.state === 'done') return { state: 'done', entry };
     const age = clock.now().getTime() - Date.parse(entry.startedAt);
-    const lease = entry.leaseMs ?? leaseMs;
+    const lease = entry.leaseMs ?? ownLease;
     // An unreadable startedAt counts as expired: a lease nobody can date protects nothing.
     if (entry.releasedAt !== undefined || !(age < lease)) return { state: 'stale', entry, etag };
     return { state: 'in_progress', entry, retryAfterMs: Math.max(0, lease - age) };
@@ -153,6 +163,7 @@ export const createLedger = (store: ObjectStore, options: LedgerOptions = {}): L
     },
 
     async begin(input) {
+      const lease = input.leaseMs ?? leaseMs;
       const entryKey = key(input.mailId, input.projectKey);
       const entry: LedgerEntry = {
         version: 1,
@@ -165,7 +176,7 @@ export const createLedger = (store: ObjectStore, options: LedgerOptions = {}): L
         state: 'pending',
         attempt: 1,
         startedAt: clock.now().toISOString(),
-        leaseMs,
+        leaseMs: lease,
       };
       // The entry can vanish between the failed create and the read only if someone deletes
       // ledger entries by hand; one more round covers that.
@@ -174,18 +185,18 @@ export const createLedger = (store: ObjectStore, options: LedgerOptions = {}): L
         if (created !== 'exists')
           return { state: 'acquired', claim: { key: entryKey, etag: created.etag, entry } };
         const current = await readJson(store, entryKey, LedgerEntrySchema);
-        if (current) return classify(current.value, current.etag);
+        if (current) return classify(current.value, current.etag, lease);
       }
       throw new PermanentError('ledger_unstable', `${entryKey} keeps appearing and disappearing`);
     },
 
-    async takeOver(stale) {
+    async takeOver(stale, takeOverOptions = {}) {
       const { releasedAt: _released, ...rest } = stale.entry;
       const next: LedgerEntry = {
         ...rest,
         attempt: stale.entry.attempt + 1,
         startedAt: clock.now().toISOString(),
-        leaseMs,
+        leaseMs: takeOverOptions.leaseMs ?? leaseMs,
       };
       return write(
         { key: key(stale.entry.mailId, stale.entry.projectKey), etag: stale.etag, entry: stale.entry },

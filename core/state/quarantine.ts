@@ -1,7 +1,6 @@
 import * as z from 'zod';
 import { PermanentError } from '../errors.ts';
 import type { Clock, ObjectStore } from '../ports.ts';
-import { systemClock } from '../ports.ts';
 import type { DecisionTrace } from '../trace.ts';
 import { readJson, sha256Hex, updateJson } from './json.ts';
 
@@ -58,8 +57,13 @@ const PREFIX = 'quarantine/';
 export const quarantineIdFor = (mailId: string): string =>
   SAFE_ID.test(mailId) ? mailId : `h-${sha256Hex(mailId, 32)}`;
 
-export const createQuarantine = (store: ObjectStore, options: { clock?: Clock } = {}): Quarantine => {
-  const clock = options.clock ?? systemClock;
+export interface QuarantineOptions {
+  /** The desk's clock: dates an entry put without `createdAt`, and its release. */
+  clock: Clock;
+}
+
+export const createQuarantine = (store: ObjectStore, options: QuarantineOptions): Quarantine => {
+  const { clock } = options;
 
   const key = (id: string): string => {
     if (!SAFE_ID.test(id)) {

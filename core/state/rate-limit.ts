@@ -1,7 +1,6 @@
 import * as z from 'zod';
 import { PermanentError } from '../errors.ts';
 import type { Clock, ObjectStore } from '../ports.ts';
-import { systemClock } from '../ports.ts';
 import { readJson, sha256Hex, updateJson } from './json.ts';
 
 /**
@@ -39,11 +38,32 @@ export interface RateLimiter {
   hit(scope: string, key: string, windows: Readonly<Record<string, number>>): Promise<RateLimitVerdict>;
   /** The verdict `hit` would give now, counting nothing and writing nothing (`postdesk explain`). */
   peek(scope: string, key: string, windows: Readonly<Record<string, number>>): Promise<RateLimitVerdict>;
+  /**
+   * `hit`, counted once per `once` (a mail id): the verdict is remembered, so a retry of the same
+   * mail neither counts twice nor changes its answer; of two concurrent retries the first answer
+   * stands.
+   */
+  hitOnce(
+    scope: string,
+    key: string,
+    windows: Readonly<Record<string, number>>,
+    once: string,
+  ): Promise<RateLimitVerdict>;
+  /** The verdict `hitOnce` gave for `once` already, else what `peek` says; writes nothing. */
+  peekOnce(
+    scope: string,
+    key: string,
+    windows: Readonly<Record<string, number>>,
+    once: string,
+  ): Promise<RateLimitVerdict>;
 }
 
+/** Where a `hitOnce` verdict is remembered, under the rate-limit prefix so it expires with it. */
+export const DECISION_PREFIX = 'ratelimit/inbound-decisions';
+
 export interface RateLimiterOptions {
-  /** @default systemClock */
-  clock?: Clock;
+  /** The desk's clock: the windows run on it. */
+  clock: Clock;
   /**
    * Buckets per window: more is smoother and costs more reads.
    * @default 10
@@ -52,6 +72,7 @@ export interface RateLimiterOptions {
 }
 
 const CounterSchema = z.object({ count: z.number().int().nonnegative() });
+const DecisionSchema = z.object({ allowed: z.boolean(), exceeded: z.string().optional() });
 
 const SCOPE = /^[a-z0-9_-]{1,64}$/;
 
@@ -76,8 +97,8 @@ const parseWindows = (windows: Readonly<Record<string, number>>, subBuckets: num
     })
     .sort((a, b) => a.seconds - b.seconds);
 
-export const createRateLimiter = (store: ObjectStore, options: RateLimiterOptions = {}): RateLimiter => {
-  const clock = options.clock ?? systemClock;
+export const createRateLimiter = (store: ObjectStore, options: RateLimiterOptions): RateLimiter => {
+  const { clock } = options;
   const subBuckets = options.subBuckets ?? 10;
 
   const bucketKey = (base: string, window: Window, bucket: number): string =>
@@ -135,14 +156,33 @@ export const createRateLimiter = (store: ObjectStore, options: RateLimiterOption
     return { verdict, parsed, base, nowMs };
   };
 
+  const hit = async (scope: string, key: string, windows: Readonly<Record<string, number>>) => {
+    const { verdict, parsed, base, nowMs } = await check(scope, key, windows);
+    if (verdict.allowed) await Promise.all(parsed.map((window) => increment(base, window, nowMs)));
+    return verdict;
+  };
+  const peek = async (scope: string, key: string, windows: Readonly<Record<string, number>>) =>
+    (await check(scope, key, windows)).verdict;
+  // Hashed: the key holds an address, and object keys must not.
+  const decisionKey = (scope: string, key: string, once: string): string =>
+    `${DECISION_PREFIX}/${scope}/${sha256Hex(`${once}\0${key}`, 40)}.json`;
+  const prior = async (scope: string, key: string, once: string) =>
+    (await readJson(store, decisionKey(scope, key, once), DecisionSchema))?.value;
+
   return {
-    async hit(scope, key, windows) {
-      const { verdict, parsed, base, nowMs } = await check(scope, key, windows);
-      if (verdict.allowed) await Promise.all(parsed.map((window) => increment(base, window, nowMs)));
-      return verdict;
+    hit,
+    peek,
+    async hitOnce(scope, key, windows, once) {
+      const remembered = await prior(scope, key, once);
+      if (remembered) return remembered;
+      const verdict = await hit(scope, key, windows);
+      const written = await store.putIfAbsent(decisionKey(scope, key, once), JSON.stringify(verdict));
+      if (written !== 'exists') return verdict;
+      // A concurrent retry of the same mail decided first: its answer stands.
+      return (await prior(scope, key, once)) ?? verdict;
     },
-    async peek(scope, key, windows) {
-      return (await check(scope, key, windows)).verdict;
+    async peekOnce(scope, key, windows, once) {
+      return (await prior(scope, key, once)) ?? peek(scope, key, windows);
     },
   };
 };

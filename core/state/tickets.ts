@@ -3,7 +3,6 @@ import { isAddrSpec } from '../address.ts';
 import { PermanentError } from '../errors.ts';
 import type { Mailbox } from '../model.ts';
 import type { Clock, ObjectStore } from '../ports.ts';
-import { systemClock } from '../ports.ts';
 import { readJson, sha256Hex, updateJson } from './json.ts';
 
 /**
@@ -270,8 +269,8 @@ export interface TicketStore {
 }
 
 export interface TicketStoreOptions {
-  /** @default systemClock */
-  clock?: Clock;
+  /** The desk's clock: dates participants, updates and bounces. */
+  clock: Clock;
   /**
    * Compare-and-swap rounds before a TransientError (`ticket_conflict`).
    * @default 8
@@ -279,8 +278,8 @@ export interface TicketStoreOptions {
   attempts?: number;
 }
 
-export const createTicketStore = (store: ObjectStore, options: TicketStoreOptions = {}): TicketStore => {
-  const clock = options.clock ?? systemClock;
+export const createTicketStore = (store: ObjectStore, options: TicketStoreOptions): TicketStore => {
+  const { clock } = options;
   const attempts = options.attempts ?? 8;
 
   // Project paths are case-insensitive in GitLab, and the reply-token MAC lowercases them too.

@@ -5,7 +5,7 @@ import { cachedOnce } from '../../core/cached-once.ts';
 import { errorMessage, isTransient, TransientError } from '../../core/errors.ts';
 import type { InboundMail } from '../../core/model.ts';
 import { type PipelineDeps, processMail } from '../../core/pipeline.ts';
-import { createQuarantine, quarantineIdFor } from '../../core/state/quarantine.ts';
+import { quarantineIdFor } from '../../core/state/quarantine.ts';
 import type { DecisionTrace, Outcome } from '../../core/trace.ts';
 import { sqsBatchHandler } from '../shared/sqs-batch.ts';
 import { parseInboundRecord, toInboundMail } from './event-schema.ts';
@@ -108,7 +108,7 @@ export const createInboundHandler = (options: InboundHandlerOptions) => {
       deliveries: [],
       dryRun: false,
     };
-    await createQuarantine(wired.deps.store, { clock: wired.deps.clock }).put({
+    await wired.deps.state.quarantine.put({
       id: quarantineIdFor(`event-${problem.sqsMessageId ?? mailId}`),
       mailId,
       rawKey: extra.rawKey ?? '',

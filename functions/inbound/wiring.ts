@@ -23,6 +23,7 @@ import { PermanentError } from '../../core/errors.ts';
 import { createOnDelivered } from '../../core/outbound/on-delivered.ts';
 import type { PipelineDeps } from '../../core/pipeline.ts';
 import { systemClock } from '../../core/ports.ts';
+import { objectStoreState } from '../../core/state/index.ts';
 import { createSqsNotifyQueue } from '../notify/queue.ts';
 
 /**
@@ -167,6 +168,8 @@ export const createInboundWiring = async (options: InboundWiringOptions): Promis
     kmsKeyId: settings.kmsKeyId,
     prefix: settings.statePrefix,
   });
+  const clock = systemClock;
+  const state = objectStoreState(store, { clock });
   // The pipeline's hook for GitLab's automatic mails (thank-you, new participant): queued for the
   // notify function, which sends them. Without a queue the desk still works, silently.
   const onDelivered =
@@ -174,13 +177,13 @@ export const createInboundWiring = async (options: InboundWiringOptions): Promis
       ? undefined
       : createOnDelivered({
           config,
-          store,
+          state,
           queue: createSqsNotifyQueue({
             client: options.clients?.sqs ?? new SQSClient({}),
             queueUrl: settings.outboundQueueUrl,
             store,
           }),
-          clock: systemClock,
+          clock,
           logger,
         });
   return {
@@ -192,10 +195,10 @@ export const createInboundWiring = async (options: InboundWiringOptions): Promis
         bucket: settings.bucket,
         maxBytes: config.limits.max_raw_bytes,
       }),
-      store,
+      state,
       forge: timedForge(forge, metrics),
       secrets,
-      clock: systemClock,
+      clock,
       logger,
       ...(onDelivered === undefined ? {} : { onDelivered }),
     },

@@ -67,7 +67,7 @@ export const createNotifyHandler = (options: NotifyHandlerOptions) => {
 
   const processRecord = async function processRecord(record: SQSRecord): Promise<NotifyRecordResult> {
     const wired = await getWiring();
-    const { store } = wired.deps;
+    const store = wired.jobs;
     const body = typeof record.body === 'string' ? record.body : '';
     logger.beginMail({ sqsMessageId: record.messageId });
     try {
@@ -84,7 +84,7 @@ export const createNotifyHandler = (options: NotifyHandlerOptions) => {
       }
       const feedback = parseSesFeedback(body);
       if (feedback) {
-        const result = await applySesFeedback(feedback, { store, logger, clock: wired.deps.clock });
+        const result = await applySesFeedback(feedback, { state: wired.deps.state, logger });
         if (result.marked.length > 0) {
           count(NOTIFY_METRIC.undeliverable, { name: 'type', value: result.type }, result.marked.length);
         }

@@ -16,8 +16,9 @@ import { createGitLabForge, type GitLabForgeOptions } from '../../adapters/forge
 import type { DeskConfig } from '../../core/config/schema.ts';
 import { PermanentError } from '../../core/errors.ts';
 import { createNotifier, type NotifyDeps, type SendNotification } from '../../core/outbound/notify.ts';
-import type { ObjectStore } from '../../core/ports.ts';
+import type { Clock, ObjectStore } from '../../core/ports.ts';
 import { systemClock } from '../../core/ports.ts';
+import { type DeskState, objectStoreState } from '../../core/state/index.ts';
 import { INBOUND_SECRET_ENV, loadInboundConfig } from '../inbound/wiring.ts';
 import { createGitLabUploadFetcher } from './upload-fetcher.ts';
 
@@ -104,12 +105,16 @@ export interface DeskClients {
   kms?: KMSClient | undefined;
 }
 
-/** The state store and the secret source, as the inbound function builds them. */
+/**
+ * The bucket's object store (job bodies under `outbox/`), the desk's state on it (on `clock`), and
+ * the secret source, as the inbound function builds them.
+ */
 export const createDeskState = (
   settings: DeskEnv,
   clients: DeskClients | undefined,
   logger: LambdaLogger,
-): { store: ObjectStore; secrets: CachedSecretSource } => {
+  clock: Clock,
+): { store: ObjectStore; state: DeskState; secrets: CachedSecretSource } => {
   const store = new S3ObjectStore({
     client: clients?.s3 ?? new S3Client({}),
     bucket: settings.bucket,
@@ -132,7 +137,7 @@ export const createDeskState = (
           keyId: settings.kmsKeyId,
           onSecret,
         });
-  return { store, secrets };
+  return { store, state: objectStoreState(store, { clock }), secrets };
 };
 
 /** The GitLab-only check both outbound functions make: the file forge is local mode's. */
@@ -149,6 +154,8 @@ export const requireGitLab = (config: DeskConfig): Extract<DeskConfig['forge'], 
 export interface NotifyWiring {
   deps: NotifyDeps;
   send: SendNotification;
+  /** Where oversized job bodies wait (`outbox/jobs/`, core/outbound/jobs.ts). */
+  jobs: ObjectStore;
 }
 
 export interface NotifyWiringOptions {
@@ -165,7 +172,8 @@ export const createNotifyWiring = async (options: NotifyWiringOptions): Promise<
   const settings = readNotifyEnv(env);
   const config = await loadInboundConfig(settings.config, env);
   const forgeConfig = requireGitLab(config);
-  const { store, secrets } = createDeskState(settings, options.clients, logger);
+  const clock = systemClock;
+  const { store, state, secrets } = createDeskState(settings, options.clients, logger, clock);
   const token = async () => (await secrets.get()).forge_token ?? '';
   const forge = createGitLabForge({
     url: forgeConfig.url,
@@ -178,7 +186,7 @@ export const createNotifyWiring = async (options: NotifyWiringOptions): Promise<
   });
   const deps: NotifyDeps = {
     config,
-    store,
+    state,
     forge,
     mailer: new SesMailer({
       client: options.clients?.ses ?? new SESv2Client({}),
@@ -186,10 +194,10 @@ export const createNotifyWiring = async (options: NotifyWiringOptions): Promise<
       configurationSetName: settings.configurationSet,
     }),
     secrets,
-    clock: systemClock,
+    clock,
     logger,
     fetchUpload: createGitLabUploadFetcher({ url: forgeConfig.url, token, fetch: options.fetch }),
     appearance: settings.appearance,
   };
-  return { deps, send: createNotifier(deps) };
+  return { deps, send: createNotifier(deps), jobs: store };
 };

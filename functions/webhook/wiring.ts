@@ -50,18 +50,19 @@ export interface WebhookWiringOptions {
 export const createWebhookWiring = async (options: WebhookWiringOptions): Promise<WebhookWiring> => {
   const settings = readWebhookEnv(options.env);
   const config = await loadInboundConfig(settings.config, options.env);
-  const { store, secrets } = createDeskState(settings, options.clients, options.logger);
+  const clock = systemClock;
+  const { store, state, secrets } = createDeskState(settings, options.clients, options.logger, clock);
   const deps: WebhookDeps = {
     config,
     secrets,
-    store,
+    state,
     queue: createSqsNotifyQueue({
       client: options.clients?.sqs ?? new SQSClient({}),
       queueUrl: settings.queueUrl,
       store,
     }),
     logger: options.logger,
-    clock: systemClock,
+    clock,
   };
   return { deps, handle: createWebhookHandler(deps) };
 };

@@ -10,11 +10,12 @@ import { LocalSecretFile } from '../../adapters/local/secret-file.ts';
 import { startLocalDesk } from '../../cli/commands/serve.ts';
 import { main } from '../../cli/main.ts';
 import { parseConfig } from '../../core/config/parse.ts';
-import { createQuarantine, type QuarantineEntry } from '../../core/state/quarantine.ts';
+import type { QuarantineEntry } from '../../core/state/quarantine.ts';
 import type { DecisionTrace } from '../../core/trace.ts';
 import { fakeBucket } from '../aws/s3-fakes.ts';
 import { CUSTOMER, DESK, filesIn, noDns, smtpClient, tempWorkspace } from '../local/support.ts';
 import { bufferIo } from '../support/cli-io.ts';
+import { deskState } from '../support/desk-state.ts';
 import { type FakeGitLab, startFakeGitLab } from '../support/fake-gitlab.ts';
 
 /**
@@ -140,7 +141,7 @@ describe('postdesk quarantine', () => {
     const id = listed?.id ?? '';
     await writeFile(join(cwd, 'postdesk.config.yaml'), configText());
     expect((await run(cwd, ['release', id])).code).toBe(0);
-    const quarantine = createQuarantine(createFileObjectStore(join(cwd, '.postdesk/state')));
+    const { quarantine } = deskState(createFileObjectStore(join(cwd, '.postdesk/state')));
     const entry = (await quarantine.get(id)) as QuarantineEntry;
     await quarantine.put({ ...entry, id });
     // Act
@@ -275,7 +276,7 @@ describe('postdesk quarantine --aws', () => {
       bucket: BUCKET,
       kmsKeyId: KEY,
     });
-    await createQuarantine(state).put({
+    await deskState(state).quarantine.put({
       mailId: trace.mailId,
       rawKey: 'mail/ses-0123456789abcdef',
       reason: trace.reason,
@@ -333,7 +334,7 @@ describe('postdesk quarantine --aws', () => {
       bucket: BUCKET,
       kmsKeyId: KEY,
     });
-    await createQuarantine(state).put({
+    await deskState(state).quarantine.put({
       mailId: 'ses-1',
       rawKey: 'mail/ses-1',
       reason: 'x',

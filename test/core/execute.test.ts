@@ -79,7 +79,7 @@ describe('the plan-only executor (postdesk explain)', () => {
     const desk = limited();
     await desk.ingest(simpleMail());
     const before = desk.store.snapshot();
-    const executor = planOnlyExecutor({ store: desk.store, clock: desk.clock });
+    const executor = planOnlyExecutor();
     // Act
     const trace = await processMail(desk.arrive(simpleMail({ subject: 'Again' })), {
       ...desk.deps,
@@ -97,7 +97,7 @@ describe('the plan-only executor (postdesk explain)', () => {
   it('shows no limit stage while the mail is within the limits', async () => {
     // Prepare
     const desk = limited();
-    const executor = planOnlyExecutor({ store: desk.store, clock: desk.clock });
+    const executor = planOnlyExecutor();
     // Act
     const first = await processMail(desk.arrive(simpleMail()), { ...desk.deps, executor });
     const second = await processMail(desk.arrive(simpleMail()), { ...desk.deps, executor });

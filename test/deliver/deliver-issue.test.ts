@@ -5,10 +5,22 @@ import { PermanentError, TransientError } from '../../core/errors.ts';
 import type { ObjectStore } from '../../core/ports.ts';
 import type { IssueDraft } from '../../core/stages/contracts.ts';
 import { type DeliverIssueInput, deliverIssue, deliveryMarker } from '../../core/stages/deliver/index.ts';
-import { createLedger } from '../../core/state/ledger.ts';
-import { createTicketStore } from '../../core/state/tickets.ts';
+import { deskState } from '../support/desk-state.ts';
 import { createMemoryForge, type MemoryForge } from '../support/memory-forge.ts';
-import { attachment, box, fakeClock, isDeskAddress, mail, settle, target } from './support.ts';
+import {
+  attachment,
+  box,
+  contextOn,
+  fakeClock,
+  isDeskAddress,
+  mail,
+  type OnStore,
+  settle,
+  target,
+} from './support.ts';
+
+type Input = DeliverIssueInput & OnStore;
+const deliver = (input: Input) => deliverIssue(input, contextOn(input));
 
 const draft = (overrides: Partial<IssueDraft> = {}): IssueDraft => ({
   title: 'The game crashes on start',
@@ -19,11 +31,11 @@ const draft = (overrides: Partial<IssueDraft> = {}): IssueDraft => ({
   ...overrides,
 });
 
-const setup = (overrides: Partial<DeliverIssueInput> = {}) => {
+const setup = (overrides: Partial<Input> = {}) => {
   const forge = createMemoryForge();
   const store = createMemoryObjectStore();
   const time = fakeClock();
-  const input: DeliverIssueInput = {
+  const input: Input = {
     mailId: 'ses-0001',
     mail: mail(),
     target: target(),
@@ -49,7 +61,7 @@ describe('deliverIssue', () => {
       target: target({ participants_from_cc: true }),
     });
     // Act
-    const record = await deliverIssue(input);
+    const record = await deliver(input);
     // Assess
     expect(deliveryMarker('ses-0001', 'acme/game')).toBe(MARKER);
     expect(forge.callsOf('createIssue')).toHaveLength(1);
@@ -69,7 +81,7 @@ describe('deliverIssue', () => {
         title: 'The game crashes on start',
       },
     });
-    const tickets = createTicketStore(store);
+    const tickets = deskState(store).tickets;
     const ticket = await tickets.get('acme/game', 1);
     expect(ticket?.participants.map((participant) => [participant.address, participant.source])).toEqual([
       ['alice@example.com', 'from'],
@@ -82,7 +94,7 @@ describe('deliverIssue', () => {
     expect(await tickets.lookupMessageId('first@mail.example.com')).toEqual([
       { projectPath: 'acme/game', iid: 1 },
     ]);
-    expect(await createLedger(store).get('ses-0001', 'game')).toMatchObject({
+    expect(await deskState(store).ledger.get('ses-0001', 'game')).toMatchObject({
       state: 'done',
       marker: MARKER,
       result: { kind: 'issue', iid: 1 },
@@ -91,9 +103,9 @@ describe('deliverIssue', () => {
 
   it('makes one issue from the same mail delivered twice; the second time calls no forge', async () => {
     const { forge, input } = setup();
-    await deliverIssue(input);
+    await deliver(input);
     const callsAfterFirst = forge.calls.length;
-    const second = await deliverIssue(input);
+    const second = await deliver(input);
     expect(created(forge)).toHaveLength(1);
     expect(forge.calls.length).toBe(callsAfterFirst);
     expect(second).toMatchObject({
@@ -105,7 +117,7 @@ describe('deliverIssue', () => {
 
   it('makes one issue when two workers deliver the same mail at once; the other gets delivery_in_progress', async () => {
     const { forge, input } = setup();
-    const results = await Promise.allSettled([deliverIssue(input), deliverIssue(input)]);
+    const results = await Promise.allSettled([deliver(input), deliver(input)]);
     expect(created(forge)).toHaveLength(1);
     const fulfilled = results.filter((result) => result.status === 'fulfilled');
     const rejected = results.filter(
@@ -123,33 +135,36 @@ describe('deliverIssue', () => {
     // Prepare: the first worker dies right after GitLab created the issue.
     const { forge, store, time, input } = setup();
     forge.inject({ method: 'createIssue', when: 'after', mode: 'crash' });
-    void deliverIssue(input);
+    void deliver(input);
     await settle();
     expect(created(forge)).toHaveLength(1);
     // Act 1: a redelivery while the lease is fresh must not touch the forge.
-    const early = await deliverIssue(input).catch((caught: unknown) => caught);
+    const early = await deliver(input).catch((caught: unknown) => caught);
     // Act 2: after the lease.
     time.advance(5 * 60_000);
-    const record = await deliverIssue(input);
+    const record = await deliver(input);
     // Assess
     expect(early).toMatchObject({ name: 'TransientError', code: 'delivery_in_progress' });
     expect(created(forge)).toHaveLength(1);
     expect(forge.callsOf('createIssue')).toHaveLength(1);
     expect(forge.callsOf('findIssueByMarker').map((call) => call.args)).toEqual([[MARKER]]);
     expect(record).toMatchObject({ outcome: 'issue', reason: 'recovered_by_marker', issue: { iid: 1 } });
-    expect(await createLedger(store).get('ses-0001', 'game')).toMatchObject({ state: 'done', attempt: 2 });
-    expect((await createTicketStore(store).get('acme/game', 1))?.participants).toHaveLength(1);
-    expect(await deliverIssue(input)).toMatchObject({ reason: 'duplicate_delivery' });
+    expect(await deskState(store).ledger.get('ses-0001', 'game')).toMatchObject({
+      state: 'done',
+      attempt: 2,
+    });
+    expect((await deskState(store).tickets.get('acme/game', 1))?.participants).toHaveLength(1);
+    expect(await deliver(input)).toMatchObject({ reason: 'duplicate_delivery' });
   });
 
   it('keeps the lease when createIssue failed ambiguously (it may have happened), then recovers by marker', async () => {
     const { forge, time, input } = setup();
     const timeout = new TransientError('forge_timeout', 'POST /issues timed out');
     forge.inject({ method: 'createIssue', when: 'after', mode: 'throw', error: timeout });
-    await expect(deliverIssue(input)).rejects.toBe(timeout);
-    await expect(deliverIssue(input)).rejects.toMatchObject({ code: 'delivery_in_progress' });
+    await expect(deliver(input)).rejects.toBe(timeout);
+    await expect(deliver(input)).rejects.toMatchObject({ code: 'delivery_in_progress' });
     time.advance(5 * 60_000 + 1);
-    expect(await deliverIssue(input)).toMatchObject({ reason: 'recovered_by_marker' });
+    expect(await deliver(input)).toMatchObject({ reason: 'recovered_by_marker' });
     expect(created(forge)).toHaveLength(1);
   });
 
@@ -159,9 +174,9 @@ describe('deliverIssue', () => {
     });
     const unavailable = new TransientError('forge_unavailable', '503 from GitLab');
     forge.inject({ method: 'uploadFile', when: 'before', mode: 'throw', error: unavailable });
-    await expect(deliverIssue(input)).rejects.toBe(unavailable);
+    await expect(deliver(input)).rejects.toBe(unavailable);
     expect(forge.callsOf('createIssue')).toHaveLength(0);
-    expect(await deliverIssue(input)).toMatchObject({ reason: 'issue_created' });
+    expect(await deliver(input)).toMatchObject({ reason: 'issue_created' });
     expect(forge.callsOf('findIssueByMarker')).toHaveLength(1);
     expect(created(forge)).toHaveLength(1);
   });
@@ -180,14 +195,14 @@ describe('deliverIssue', () => {
       },
     };
     // Act
-    await expect(deliverIssue({ ...input, store: flaky })).rejects.toMatchObject({
+    await expect(deliver({ ...input, store: flaky })).rejects.toMatchObject({
       code: 'store_unavailable',
     });
-    const record = await deliverIssue({ ...input, store: flaky });
+    const record = await deliver({ ...input, store: flaky });
     // Assess
     expect(record).toMatchObject({ reason: 'recovered_by_marker', issue: { iid: 1 } });
     expect(created(forge)).toHaveLength(1);
-    expect(await createTicketStore(store).get('acme/game', 1)).toBeDefined();
+    expect(await deskState(store).tickets.get('acme/game', 1)).toBeDefined();
   });
 
   it('streams every upload into the forge and puts each URL inside the existing Markdown link', async () => {
@@ -204,7 +219,7 @@ describe('deliverIssue', () => {
       }),
     });
     // Act
-    const record = await deliverIssue(input);
+    const record = await deliver(input);
     // Assess
     expect(
       forge.uploads.map((upload) => [upload.filename, upload.contentType, upload.size, upload.content]),
@@ -233,12 +248,12 @@ describe('deliverIssue', () => {
     );
     const first = setup({ draft: draft({ uploads: plans }) });
     first.forge.uploadDelayMs = 5;
-    await deliverIssue(first.input);
+    await deliver(first.input);
     expect(first.forge.maxConcurrentUploads).toBe(6);
 
     const second = setup({ draft: draft({ uploads: plans }), uploadConcurrency: 2 });
     second.forge.uploadDelayMs = 5;
-    await deliverIssue(second.input);
+    await deliver(second.input);
     expect(second.forge.maxConcurrentUploads).toBe(2);
     expect(second.forge.uploads.map((upload) => upload.filename)).toEqual(plans.map((plan) => plan.filename));
   });
@@ -250,13 +265,13 @@ describe('deliverIssue', () => {
       'the bot cannot create issues in acme/game: give it Reporter',
     );
     forge.inject({ method: 'createIssue', when: 'before', mode: 'throw', error: forbidden });
-    await expect(deliverIssue(input)).rejects.toBe(forbidden);
+    await expect(deliver(input)).rejects.toBe(forbidden);
   });
 
   it('reports Cc addresses the participant cap left out, by count only', async () => {
     const cc = Array.from({ length: 11 }, (_, index) => box(`cc${index}@example.com`));
     const { input } = setup({ mail: mail({ cc }), target: target({ participants_from_cc: true }) });
-    const record = await deliverIssue(input);
+    const record = await deliver(input);
     expect(record.message).toBe('2 Cc addresses were not added as participants: a ticket has at most 10');
     expect(record.message).not.toContain('@');
   });
@@ -264,8 +279,8 @@ describe('deliverIssue', () => {
   it('gives two projects that receive the same mail two issues with different markers', async () => {
     const { forge, store, time, input } = setup();
     const web = { ...target(), project: { ...target().project, path: 'acme/web', key: 'web' } };
-    await deliverIssue(input);
-    await deliverIssue({ ...input, target: web, forge, store, clock: time.clock });
+    await deliver(input);
+    await deliver({ ...input, target: web, forge, store, clock: time.clock });
     expect(created(forge)).toHaveLength(1);
     expect(forge.issues('acme/web')).toHaveLength(1);
     expect(forge.issues('acme/web')[0]?.description).toContain(deliveryMarker('ses-0001', 'acme/web'));

@@ -2,10 +2,23 @@ import { describe, expect, it } from 'vitest';
 import { createMemoryObjectStore } from '../../adapters/local/memory-object-store.ts';
 import type { NoteDraft, ThreadDecision } from '../../core/stages/contracts.ts';
 import { type DeliverNoteInput, deliverNote, deliveryMarker } from '../../core/stages/deliver/index.ts';
-import { createLedger } from '../../core/state/ledger.ts';
 import { createTicketStore } from '../../core/state/tickets.ts';
+import { deskState } from '../support/desk-state.ts';
 import { createMemoryForge } from '../support/memory-forge.ts';
-import { attachment, box, fakeClock, isDeskAddress, mail, settle, target } from './support.ts';
+import {
+  attachment,
+  box,
+  contextOn,
+  fakeClock,
+  isDeskAddress,
+  mail,
+  type OnStore,
+  settle,
+  target,
+} from './support.ts';
+
+type Input = DeliverNoteInput & OnStore;
+const deliver = (input: Input) => deliverNote(input, contextOn(input));
 
 type Reply = Extract<ThreadDecision, { kind: 'reply' }>;
 
@@ -31,7 +44,7 @@ const noteDraft = (overrides: Partial<NoteDraft> = {}): NoteDraft => ({
 
 /** acme/game#42 exists in the forge and has a ticket record with alice as its only participant. */
 const setup = async (
-  overrides: Partial<DeliverNoteInput> = {},
+  overrides: Partial<Input> = {},
   issue: { state?: 'opened' | 'closed'; assignees?: string[] } = {},
 ) => {
   const forge = createMemoryForge();
@@ -48,7 +61,7 @@ const setup = async (
     participantsFromCc: true,
     isDeskAddress,
   });
-  const input: DeliverNoteInput = {
+  const input: Input = {
     mailId: 'ses-0002',
     mail: mail({ messageId: 'reply@mail.example.com', inReplyTo: ['first@mail.example.com'] }),
     target: target(),
@@ -73,7 +86,7 @@ describe('deliverNote', () => {
       target: target({ participants_from_cc: true }),
     });
     // Act
-    const record = await deliverNote(input);
+    const record = await deliver(input);
     // Assess
     expect(forge.callsOf('addNote').map((call) => call.args)).toEqual([
       [42, { body: `Still broken after the update.\n\n<!-- postdesk:${MARKER} -->`, internal: false }],
@@ -84,16 +97,16 @@ describe('deliverNote', () => {
       reason: 'note_added',
       note: { issueIid: 42, id: 5000, internal: false, reopened: false },
     });
-    const ticket = await createTicketStore(store).get('acme/game', 42);
+    const ticket = await deskState(store).tickets.get('acme/game', 42);
     expect(ticket?.inboundMessageIds).toEqual(['first@mail.example.com', 'reply@mail.example.com']);
     expect(ticket?.participants.map((participant) => participant.address)).toEqual([
       'alice@example.com',
       'dan@example.com',
     ]);
-    expect(await createTicketStore(store).lookupMessageId('reply@mail.example.com')).toEqual([
+    expect(await deskState(store).tickets.lookupMessageId('reply@mail.example.com')).toEqual([
       { projectPath: 'acme/game', iid: 42 },
     ]);
-    expect(await createLedger(store).get('ses-0002', 'game')).toMatchObject({
+    expect(await deskState(store).ledger.get('ses-0002', 'game')).toMatchObject({
       kind: 'note',
       state: 'done',
       result: { kind: 'note', issueIid: 42, noteId: 5000, reopened: false },
@@ -105,7 +118,7 @@ describe('deliverNote', () => {
       { decision: decision({ reopen: true }) },
       { state: 'closed', assignees: ['dev1', 'dev2'] },
     );
-    const record = await deliverNote(input);
+    const record = await deliver(input);
     expect(forge.calls.map((call) => call.method)).toEqual(['addNote', 'getIssue', 'reopenIssue', 'addNote']);
     expect(forge.issues('acme/game')[0]?.state).toBe('opened');
     expect(forge.notes('acme/game', 42)[1]).toMatchObject({ body: `@dev1 @dev2 ${WAVE}`, internal: true });
@@ -115,11 +128,11 @@ describe('deliverNote', () => {
 
   it('leaves an open issue alone, and a closed one when the decision says not to reopen', async () => {
     const open = await setup({ decision: decision({ reopen: true }) });
-    expect((await deliverNote(open.input)).note?.reopened).toBe(false);
+    expect((await deliver(open.input)).note?.reopened).toBe(false);
     expect(open.forge.callsOf('reopenIssue')).toHaveLength(0);
 
     const closed = await setup({}, { state: 'closed' });
-    await deliverNote(closed.input);
+    await deliver(closed.input);
     expect(closed.forge.callsOf('getIssue')).toHaveLength(0);
     expect(closed.forge.issues('acme/game')[0]?.state).toBe('closed');
   });
@@ -133,18 +146,18 @@ describe('deliverNote', () => {
       },
       { state: 'closed' },
     );
-    const record = await deliverNote(input);
+    const record = await deliver(input);
     expect(forge.callsOf('addNote')[0]?.args[1]).toMatchObject({ internal: true });
     expect(forge.callsOf('reopenIssue')).toHaveLength(0);
     expect(record.note).toMatchObject({ internal: true, reopened: false });
-    const ticket = await createTicketStore(store).get('acme/game', 42);
+    const ticket = await deskState(store).tickets.get('acme/game', 42);
     expect(ticket?.participants.map((participant) => participant.address)).toEqual(['alice@example.com']);
   });
 
   it('adds one note for a mail delivered twice', async () => {
     const { forge, input } = await setup();
-    await deliverNote(input);
-    const second = await deliverNote(input);
+    await deliver(input);
+    const second = await deliver(input);
     expect(forge.notes('acme/game', 42)).toHaveLength(1);
     expect(second).toMatchObject({
       outcome: 'note',
@@ -160,12 +173,12 @@ describe('deliverNote', () => {
       { state: 'closed', assignees: ['dev1'] },
     );
     forge.inject({ method: 'addNote', when: 'after', mode: 'crash' });
-    void deliverNote(input);
+    void deliver(input);
     await settle();
     // Act
-    await expect(deliverNote(input)).rejects.toMatchObject({ code: 'delivery_in_progress' });
+    await expect(deliver(input)).rejects.toMatchObject({ code: 'delivery_in_progress' });
     time.advance(5 * 60_000);
-    const record = await deliverNote(input);
+    const record = await deliver(input);
     // Assess
     expect(forge.callsOf('findNoteByMarker').map((call) => call.args)).toEqual([[42, MARKER]]);
     expect(record).toMatchObject({ reason: 'recovered_by_marker', note: { id: 5000, reopened: true } });
@@ -181,7 +194,7 @@ describe('deliverNote', () => {
         uploads: [file.plan],
       }),
     });
-    await deliverNote(input);
+    await deliver(input);
     expect(forge.uploads[0]?.content.toString()).toBe('crash dump');
     expect(forge.notes('acme/game', 42)[0]?.body).toContain(
       '* [crash.dmp](/uploads/00000000000000000000000000000001/crash.dmp)',

@@ -1,14 +1,29 @@
 import { Readable } from 'node:stream';
 import { ProjectSchema } from '../../core/config/schema.ts';
 import type { AttachmentMeta, Mailbox, ParsedMail } from '../../core/model.ts';
-import type { Clock } from '../../core/ports.ts';
+import type { Clock, ObjectStore } from '../../core/ports.ts';
 import type { RouteTarget, UploadPlan } from '../../core/stages/contracts.ts';
+import type { DeliverContext } from '../../core/stages/deliver/index.ts';
+import { objectStoreState } from '../../core/state/index.ts';
 import { fromHeaders } from '../support/mail-factory.ts';
 
 /** Values shared by the deliver tests: mails, targets, attachments and a clock the test moves. */
 
 export const isDeskAddress = (address: string): boolean => address.endsWith('@desk.example.com');
 export const box = (address: string, name = ''): Mailbox => ({ name, address });
+
+/** Where a test's delivery runs: a store, the clock its state runs on, and the desk's addresses. */
+export interface OnStore {
+  store: ObjectStore;
+  clock: Clock;
+  isDeskAddress: (address: string) => boolean;
+}
+
+/** The deliver stage's context on the test's store, built per call as each attempt's would be. */
+export const contextOn = ({ store, clock, isDeskAddress }: OnStore): DeliverContext => {
+  const state = objectStoreState(store, { clock });
+  return { ledger: state.ledger, tickets: state.tickets, isDeskAddress };
+};
 
 export const project = (overrides: Record<string, unknown> = {}) =>
   ProjectSchema.parse({ path: 'acme/game', key: 'game', ...overrides });

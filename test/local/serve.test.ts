@@ -8,7 +8,7 @@ import { LocalSecretFile } from '../../adapters/local/secret-file.ts';
 import { type LocalDeskEvent, type LocalDeskHandle, startLocalDesk } from '../../cli/commands/serve.ts';
 import { openLocalQueue } from '../../cli/local-queue.ts';
 import { loadEnvelope } from '../../cli/local-runtime.ts';
-import { createQuarantine } from '../../core/state/quarantine.ts';
+import { deskState } from '../support/desk-state.ts';
 import { CUSTOMER, DESK, filesIn, localConfig, noDns, rawSmtp, smtpClient, tempDir } from './support.ts';
 
 const open: LocalDeskHandle[] = [];
@@ -291,7 +291,7 @@ describe('postdesk serve: the local desk over real SMTP', () => {
     // Assess
     const store = createFileObjectStore(join(dataDir, 'state'));
     const entries = [];
-    for await (const entry of createQuarantine(store).list()) entries.push(entry);
+    for await (const entry of deskState(store).quarantine.list()) entries.push(entry);
     expect(entries).toHaveLength(1);
     expect(entries[0]?.reason).toBe('reply_token_invalid');
     expect(await loadEnvelope(store, entries[0]?.mailId ?? '')).toMatchObject({

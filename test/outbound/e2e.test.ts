@@ -17,6 +17,7 @@ import { createInlineNotifyQueue } from '../../core/outbound/queue.ts';
 import { createWebhookHandler } from '../../core/outbound/webhook.ts';
 import { type PipelineDeps, processMail } from '../../core/pipeline.ts';
 import type { DecisionTrace } from '../../core/trace.ts';
+import { deskState } from '../support/desk-state.ts';
 import { type FakeGitLab, startFakeGitLab } from '../support/fake-gitlab.ts';
 import { noteHookFixture, recordingLogger, staticSecrets } from './support.ts';
 
@@ -136,22 +137,22 @@ describe('outbound end to end (local mode, fake GitLab)', () => {
     });
     const mailer = new OutboxMailer({ dataDir });
     const queue = createInlineNotifyQueue(
-      createNotifier({ config, store, forge, mailer, secrets, clock, logger }),
+      createNotifier({ config, state: deskState(store, clock), forge, mailer, secrets, clock, logger }),
       logger,
     );
     deps = {
       config,
       rawStore,
-      store,
+      state: deskState(store, clock),
       forge,
       secrets,
       clock,
       logger,
-      onDelivered: createOnDelivered({ config, store, queue, clock, logger }),
+      onDelivered: createOnDelivered({ config, state: deskState(store, clock), queue, clock, logger }),
     };
     server = await startWebhookServer({
       port: 0,
-      handle: createWebhookHandler({ config, secrets, store, queue, logger, clock }),
+      handle: createWebhookHandler({ config, secrets, state: deskState(store, clock), queue, logger, clock }),
     });
   });
 

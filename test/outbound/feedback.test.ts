@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { applySesFeedback, parseSesFeedback } from '../../core/outbound/feedback.ts';
 import type { NotifyJob } from '../../core/outbound/jobs.ts';
 import { createNotifier } from '../../core/outbound/notify.ts';
-import { createTicketStore } from '../../core/state/tickets.ts';
+import { deskState } from '../support/desk-state.ts';
 import {
   deskConfig,
   fakeForge,
@@ -88,7 +88,7 @@ const setup = async () => {
   const logger = recordingLogger();
   const send = createNotifier({
     config: deskConfig(),
-    store,
+    state: deskState(store, clock),
     forge: fakeForge(),
     mailer,
     secrets: staticSecrets(),
@@ -116,10 +116,10 @@ describe('SES feedback', () => {
     // Act
     const feedback = parseSesFeedback(snsEnvelope(bounce(sesId)));
     if (!feedback) throw new Error('not parsed');
-    const result = await applySesFeedback(feedback, { store, logger });
+    const result = await applySesFeedback(feedback, { state: deskState(store), logger });
     // Assess
     expect(result.marked).toEqual([{ address: 'ada@customer.example', project: PROJECT, iid: 17 }]);
-    const record = await createTicketStore(store).get(PROJECT, 17);
+    const record = await deskState(store).tickets.get(PROJECT, 17);
     expect(record?.participants[0]?.undeliverable?.reason).toBe('bounce: Permanent/General 5.1.1');
     expect(record?.participants[1]?.undeliverable).toBeUndefined();
     expect(await send({ ...job, noteId: 2 })).toEqual({ status: 'skipped', reason: 'undeliverable' });
@@ -132,8 +132,8 @@ describe('SES feedback', () => {
     await send(job);
     const feedback = parseSesFeedback(JSON.stringify(complaint(mailer.sent[0]?.messageId ?? '')));
     if (!feedback) throw new Error('not parsed');
-    await applySesFeedback(feedback, { store, logger });
-    const record = await createTicketStore(store).get(PROJECT, 17);
+    await applySesFeedback(feedback, { state: deskState(store), logger });
+    const record = await deskState(store).tickets.get(PROJECT, 17);
     expect(record?.participants[0]?.undeliverable?.reason).toBe('complaint: abuse');
   });
 
@@ -142,7 +142,9 @@ describe('SES feedback', () => {
     await send(job);
     const feedback = parseSesFeedback(JSON.stringify(bounce(mailer.sent[0]?.messageId ?? '', 'Transient')));
     if (!feedback) throw new Error('not parsed');
-    expect((await applySesFeedback(feedback, { store, logger })).ignored).toBe('not_permanent');
+    expect((await applySesFeedback(feedback, { state: deskState(store), logger })).ignored).toBe(
+      'not_permanent',
+    );
     expect((await send({ ...job, noteId: 2 })).status).toBe('sent');
   });
 
@@ -150,7 +152,9 @@ describe('SES feedback', () => {
     const { store, logger } = await setup();
     const feedback = parseSesFeedback(JSON.stringify(bounce('0102019c-unknown-000000')));
     if (!feedback) throw new Error('not parsed');
-    expect((await applySesFeedback(feedback, { store, logger })).ignored).toBe('unknown_message');
+    expect((await applySesFeedback(feedback, { state: deskState(store), logger })).ignored).toBe(
+      'unknown_message',
+    );
     expect(logger.lines.some((line) => line.level === 'warn')).toBe(true);
   });
 });

@@ -5,6 +5,8 @@ import { composeMail, fromNameFor, newMessageId, subjectFor } from '../../core/o
 import type { NotifyJob } from '../../core/outbound/jobs.ts';
 import { renderTemplate } from '../../core/outbound/templates.ts';
 import { createWebhookHandler } from '../../core/outbound/webhook.ts';
+import { systemClock } from '../../core/ports.ts';
+import { deskState } from '../support/desk-state.ts';
 import {
   deskConfig,
   memoryStore,
@@ -26,7 +28,8 @@ describe('fuzz', () => {
     const handle = createWebhookHandler({
       config: deskConfig(),
       secrets: staticSecrets(),
-      store,
+      state: deskState(store),
+      clock: systemClock,
       logger: recordingLogger(),
       queue: {
         enqueue: async (jobs) => {
@@ -83,7 +86,8 @@ describe('fuzz', () => {
     const handle = createWebhookHandler({
       config: deskConfig(),
       secrets: staticSecrets(),
-      store,
+      state: deskState(store),
+      clock: systemClock,
       logger: recordingLogger(),
       queue: {
         enqueue: async (jobs) => {

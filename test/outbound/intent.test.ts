@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { NotifyJob } from '../../core/outbound/jobs.ts';
 import { createNotifier, type NotifyDeps, type OutboundMailer } from '../../core/outbound/notify.ts';
-import { createOutboundStateStore } from '../../core/outbound/state.ts';
+import { createOutboundStateStore } from '../../core/state/outbound.ts';
+import { deskState } from '../support/desk-state.ts';
 import {
   deskConfig,
   fakeForge,
@@ -62,7 +63,7 @@ const setup = async () => {
   const notifier = (mailer: OutboundMailer) => {
     const deps: NotifyDeps = {
       config: deskConfig(),
-      store,
+      state: deskState(store, clock),
       forge: fakeForge(),
       mailer,
       secrets: staticSecrets(),
@@ -88,7 +89,7 @@ describe('a crash in the middle of a send', () => {
     'issue-14 duplicate thank-yous after a crash: a $kind whose send crashed is not sent again',
     async (job) => {
       // Prepare
-      const { store, notifier } = await setup();
+      const { store, clock, notifier } = await setup();
       const crashed: unknown[] = [];
       await crashDuringSend(notifier(crashingMailer(crashed)), job, crashed);
       // Act: the retry, by a process started afresh
@@ -98,7 +99,7 @@ describe('a crash in the middle of a send', () => {
       expect(crashed).toHaveLength(1);
       expect(mailer.sent).toEqual([]);
       expect(outcome).toEqual({ status: 'skipped', reason: 'send_interrupted' });
-      const state = await createOutboundStateStore(store).get(PROJECT, 17);
+      const state = await createOutboundStateStore(store, { clock }).get(PROJECT, 17);
       expect(state.intents.map((entry) => entry.key)).toEqual([`${job.kind}::${job.to}`]);
     },
   );
@@ -120,7 +121,7 @@ describe('a crash in the middle of a send', () => {
 
   it('a thank-you whose send failed and said so is sent by the retry (the intent is withdrawn)', async () => {
     // Prepare
-    const { store, notifier } = await setup();
+    const { store, clock, notifier } = await setup();
     const failing: OutboundMailer = {
       async sendRaw() {
         throw new Error('outbox not writable');
@@ -133,7 +134,7 @@ describe('a crash in the middle of a send', () => {
     // Assess
     expect(retried).toMatchObject({ status: 'sent' });
     expect(mailer.sent).toHaveLength(1);
-    const state = await createOutboundStateStore(store).get(PROJECT, 17);
+    const state = await createOutboundStateStore(store, { clock }).get(PROJECT, 17);
     expect(state.intents).toEqual([]);
     expect(state.sent.map((entry) => entry.key)).toEqual(['thank_you::ada@customer.example']);
   });

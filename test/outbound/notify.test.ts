@@ -10,12 +10,11 @@ import { TransientError } from '../../core/errors.ts';
 import type { FetchUpload } from '../../core/outbound/attachments.ts';
 import type { NewNoteJob, NotifyJob } from '../../core/outbound/jobs.ts';
 import { createNotifier, type NotifyDeps, suppressionNotice } from '../../core/outbound/notify.ts';
-import { createOutboundStateStore } from '../../core/outbound/state.ts';
 import { templatePath } from '../../core/outbound/templates.ts';
-import { createTicketStore } from '../../core/state/tickets.ts';
 import { parseReplyToken, verifyReplyToken } from '../../core/threading/reply-token.ts';
 import { createNotifyHandler } from '../../functions/notify/handler.ts';
 import { captureStdout } from '../aws/log-capture.ts';
+import { deskState } from '../support/desk-state.ts';
 import {
   deskConfig,
   fakeForge,
@@ -65,7 +64,7 @@ const setup = async (
   const logger = recordingLogger();
   const deps: NotifyDeps = {
     config: options.config ?? deskConfig(),
-    store,
+    state: deskState(store, clock),
     forge,
     mailer,
     secrets: staticSecrets(),
@@ -100,7 +99,7 @@ describe('sending a notification', () => {
     expect(mail.html).toContain('We replaced the <strong>fuser</strong>.');
     expect(mail.inReplyTo).toBe('<original-17@mail.customer.example>');
 
-    const tickets = createTicketStore(store);
+    const tickets = deskState(store).tickets;
     const record = await tickets.get(PROJECT, 17);
     expect(record?.outboundMessageIds).toEqual(['0102019c-0001-000000@eu-west-1.amazonses.com']);
     for (const id of [
@@ -251,7 +250,7 @@ describe('outbound daily limit', () => {
 describe('bounces and unsubscribes at send time', () => {
   it('an undeliverable participant gets nothing more', async () => {
     const { send, mailer, store } = await setup();
-    await createTicketStore(store).markUndeliverable(
+    await deskState(store).tickets.markUndeliverable(
       PROJECT,
       17,
       'ada@customer.example',
@@ -263,7 +262,7 @@ describe('bounces and unsubscribes at send time', () => {
 
   it('an unsubscribed participant gets nothing more', async () => {
     const { send, mailer, store } = await setup();
-    await createOutboundStateStore(store).unsubscribe(PROJECT, 17, 'ADA@customer.example');
+    await deskState(store).outbound.unsubscribe(PROJECT, 17, 'ADA@customer.example');
     expect(await send(noteJob())).toEqual({ status: 'skipped', reason: 'unsubscribed' });
     expect(mailer.sent).toHaveLength(0);
   });
@@ -326,7 +325,7 @@ describe('notify function (SQS batch, SES)', () => {
   afterEach(() => capture.restore());
 
   const lambda = async () => {
-    const { deps } = await setup();
+    const { deps, store } = await setup();
     const logger = createLambdaLogger({ serviceName: 'postdesk-notify' });
     const metrics = createDeskMetrics({ namespace: 'Postdesk', serviceName: 'postdesk-notify' });
     const wired = {
@@ -337,11 +336,11 @@ describe('notify function (SQS batch, SES)', () => {
     const handler = createNotifyHandler({
       logger,
       metrics,
-      wiring: async () => ({ deps: wired, send: createNotifier(wired) }),
+      wiring: async () => ({ deps: wired, send: createNotifier(wired), jobs: store }),
       timeoutEarlyInMillis: 0,
     });
     return {
-      store: deps.store,
+      store,
       invoke: (event: SQSEvent) => handler(event, context) as Promise<SQSBatchResponse>,
     };
   };
@@ -380,10 +379,10 @@ describe('notify function (SQS batch, SES)', () => {
     const mail = await simpleParser(raw);
     expect(mail.subject).toBe('Re: Printer on fire (#17)');
     expect(mail.headers.get('x-postdesk-loop')).toBe('desk.example.com');
-    const record17 = await createTicketStore(store).get(PROJECT, 17);
+    const record17 = await deskState(store).tickets.get(PROJECT, 17);
     expect(record17?.outboundMessageIds).toEqual(['0102019c-ses1-000000@eu-west-1.amazonses.com']);
     expect(
-      await createTicketStore(store).lookupMessageId('<0102019c-ses1-000000@email.amazonses.com>'),
+      await deskState(store).tickets.lookupMessageId('<0102019c-ses1-000000@email.amazonses.com>'),
     ).toEqual([{ projectPath: PROJECT, iid: 17 }]);
   });
 });

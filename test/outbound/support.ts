@@ -12,7 +12,8 @@ import type {
   Logger,
   SecretSource,
 } from '../../core/ports.ts';
-import { createTicketStore, type TicketRecord } from '../../core/state/tickets.ts';
+import type { TicketRecord } from '../../core/state/tickets.ts';
+import { deskState } from '../support/desk-state.ts';
 
 /** Factories and fakes for the outbound tests: fixtures in, recorded calls out. */
 
@@ -189,7 +190,7 @@ export const seedTicket = async (
   participants: readonly { address: string; name?: string; cc?: boolean }[],
   options: { messageId?: string; clock?: Clock } = {},
 ): Promise<TicketRecord> => {
-  const tickets = createTicketStore(store, options.clock ? { clock: options.clock } : {});
+  const { tickets } = deskState(store, options.clock);
   const [first, ...rest] = participants;
   const change = await tickets.recordInbound({
     projectPath: PROJECT,

@@ -4,11 +4,13 @@ import type { InboundMail } from '../../core/model.ts';
 import type { NotifyJob, NotifyQueue } from '../../core/outbound/jobs.ts';
 import { createOnDelivered, planAutomaticMail } from '../../core/outbound/on-delivered.ts';
 import type { DeliveredEvent } from '../../core/pipeline.ts';
+import { systemClock } from '../../core/ports.ts';
 import type { ClassifyReason } from '../../core/stages/classify/index.ts';
 import type { MailClass } from '../../core/stages/contracts.ts';
 import type { Delivery } from '../../core/stages/deliver/index.ts';
 import { createTicketStore } from '../../core/state/tickets.ts';
 import type { DeliveryRecord } from '../../core/trace.ts';
+import { deskState } from '../support/desk-state.ts';
 import { buildMail } from '../support/mail-factory.ts';
 import { deskConfig, fixedClock, memoryStore, PROJECT, recordingLogger, seedTicket } from './support.ts';
 
@@ -112,7 +114,7 @@ const delivery = (record: DeliveryRecord): Delivery => ({
 const delivered = async (store: MemoryObjectStore, event: TestEvent): Promise<DeliveredEvent> => {
   const { record } = event.delivery;
   const iid = record.issue?.iid ?? record.note?.issueIid ?? 0;
-  const participants = (await createTicketStore(store).get(PROJECT, iid))?.participants ?? [];
+  const participants = (await deskState(store).tickets.get(PROJECT, iid))?.participants ?? [];
   const participantsAdded =
     record.outcome === 'issue'
       ? participants
@@ -125,7 +127,7 @@ const setup = (config = deskConfig()) => {
   const queue = recordingQueue();
   const clock = fixedClock();
   const logger = recordingLogger();
-  const planFor = planAutomaticMail({ config, store, queue, clock, logger });
+  const planFor = planAutomaticMail({ config, state: deskState(store, clock), queue, clock, logger });
   const plan = async (event: TestEvent) => planFor(await delivered(store, event));
   return { store, queue, clock, logger, plan, config };
 };
@@ -373,7 +375,8 @@ describe('the pipeline hook', () => {
     await seedTicket(store, 1, [{ address: 'ada@customer.example' }]);
     const hook = createOnDelivered({
       config: deskConfig(),
-      store,
+      state: deskState(store),
+      clock: systemClock,
       logger,
       queue: {
         enqueue: async () => {

@@ -2,7 +2,7 @@ import { simpleParser } from 'mailparser';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startWebhookServer, type WebhookServer } from '../../adapters/local/webhook-server.ts';
 import { createNotifier } from '../../core/outbound/notify.ts';
-import { createOutboundStateStore, isUnsubscribed } from '../../core/outbound/state.ts';
+import { isUnsubscribed } from '../../core/outbound/state.ts';
 import {
   createUnsubscribeToken,
   parseUnsubscribeToken,
@@ -10,6 +10,7 @@ import {
   verifyUnsubscribeToken,
 } from '../../core/outbound/unsubscribe.ts';
 import { createWebhookHandler } from '../../core/outbound/webhook.ts';
+import { deskState } from '../support/desk-state.ts';
 import {
   deskConfig,
   fakeForge,
@@ -68,11 +69,19 @@ describe('unsubscribe link', () => {
     const config = deskConfig();
     const secrets = staticSecrets();
     const logger = recordingLogger();
-    const send = createNotifier({ config, store, forge: fakeForge(), mailer, secrets, clock, logger });
+    const send = createNotifier({
+      config,
+      state: deskState(store, clock),
+      forge: fakeForge(),
+      mailer,
+      secrets,
+      clock,
+      logger,
+    });
     const handle = createWebhookHandler({
       config,
       secrets,
-      store,
+      state: deskState(store, clock),
       logger,
       clock,
       queue: { enqueue: async () => undefined },
@@ -108,9 +117,9 @@ describe('unsubscribe link', () => {
     // Assess 1
     expect(page.status).toBe(200);
     expect(html).toContain('<form method="post">');
-    expect(
-      isUnsubscribed(await createOutboundStateStore(store).get(PROJECT, 17), 'ada@customer.example'),
-    ).toBe(false);
+    expect(isUnsubscribed(await deskState(store).outbound.get(PROJECT, 17), 'ada@customer.example')).toBe(
+      false,
+    );
 
     // Act 2: the button (or the client's RFC 8058 one-click POST)
     const done = await fetch(url, {
@@ -121,7 +130,7 @@ describe('unsubscribe link', () => {
     // Assess 2
     expect(done.status).toBe(200);
     expect(await done.text()).toContain('You are unsubscribed');
-    const state = await createOutboundStateStore(store).get(PROJECT, 17);
+    const state = await deskState(store).outbound.get(PROJECT, 17);
     expect(isUnsubscribed(state, 'ada@customer.example')).toBe(true);
     expect(isUnsubscribed(state, 'bob@customer.example')).toBe(false);
     expect(await send({ ...job, noteId: 2 })).toEqual({ status: 'skipped', reason: 'unsubscribed' });
@@ -149,7 +158,7 @@ describe('unsubscribe link', () => {
       const response = await fetch(`${local.url}/unsubscribe/${token}`, { method: 'POST' });
       expect(response.status).toBe(404);
     }
-    expect((await createOutboundStateStore(store).get(PROJECT, 17)).unsubscribed).toEqual([]);
+    expect((await deskState(store).outbound.get(PROJECT, 17)).unsubscribed).toEqual([]);
   });
 
   it('other methods are refused', async () => {

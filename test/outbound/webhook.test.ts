@@ -4,12 +4,12 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLambdaLogger } from '../../adapters/aws/logger.ts';
 import type { NotifyJob, NotifyQueue } from '../../core/outbound/jobs.ts';
-import { createOutboundStateStore } from '../../core/outbound/state.ts';
 import { createWebhookHandler, tokensMatch, type WebhookRequest } from '../../core/outbound/webhook.ts';
-import { createTicketStore } from '../../core/state/tickets.ts';
+import { systemClock } from '../../core/ports.ts';
 import { createSqsNotifyQueue } from '../../functions/notify/queue.ts';
 import { createWebhookFunction } from '../../functions/webhook/handler.ts';
 import { captureStdout } from '../aws/log-capture.ts';
+import { deskState } from '../support/desk-state.ts';
 import {
   deskConfig,
   issueHookFixture,
@@ -53,7 +53,14 @@ const setup = async (options: { participants?: { address: string; name?: string 
   const queue = recordingQueue();
   const logger = recordingLogger();
   const secrets = staticSecrets();
-  const handle = createWebhookHandler({ config: deskConfig(), secrets, store, queue, logger });
+  const handle = createWebhookHandler({
+    config: deskConfig(),
+    secrets,
+    state: deskState(store),
+    clock: systemClock,
+    queue,
+    logger,
+  });
   return { store, queue, logger, secrets, handle };
 };
 
@@ -78,7 +85,8 @@ describe('webhook token', () => {
     const handle = createWebhookHandler({
       config: deskConfig(),
       secrets: staticSecrets({ reply_key: 'k'.repeat(32) }),
-      store,
+      state: deskState(store),
+      clock: systemClock,
       queue,
       logger,
     });
@@ -115,7 +123,8 @@ describe('webhook token', () => {
     const handle = createWebhookHandler({
       config: deskConfig(),
       secrets: staticSecrets(),
-      store,
+      state: deskState(store),
+      clock: systemClock,
       queue,
       logger,
       maxBodyBytes: 1024,
@@ -191,13 +200,13 @@ describe('which notes are emailed', () => {
         { address: 'dan@customer.example' },
       ],
     });
-    await createTicketStore(store).markUndeliverable(
+    await deskState(store).tickets.markUndeliverable(
       PROJECT,
       17,
       'carol@customer.example',
       'bounce: Permanent',
     );
-    await createOutboundStateStore(store).unsubscribe(PROJECT, 17, 'dan@customer.example');
+    await deskState(store).outbound.unsubscribe(PROJECT, 17, 'dan@customer.example');
     // Act
     await handle(post(noteHook({ email: 'BOB@customer.example' })));
     // Assess
@@ -245,7 +254,8 @@ describe('which notes are emailed', () => {
     const handle = createWebhookHandler({
       config: deskConfig(),
       secrets: staticSecrets(),
-      store,
+      state: deskState(store),
+      clock: systemClock,
       logger,
       queue: {
         enqueue: async () => {
@@ -316,13 +326,14 @@ describe('webhook function (Function URL, SQS)', () => {
     const deps = {
       config: deskConfig(),
       secrets: staticSecrets(),
-      store,
+      state: deskState(store),
       queue: createSqsNotifyQueue({
         client: new SQSClient({ region: 'eu-west-1' }),
         queueUrl: QUEUE_URL,
         store,
       }),
       logger,
+      clock: systemClock,
     };
     const handler = createWebhookFunction({
       logger,

@@ -5,6 +5,7 @@ import type { OutboundMailer } from '../../core/outbound/notify.ts';
 import { createNotifier } from '../../core/outbound/notify.ts';
 import { createOnDelivered } from '../../core/outbound/on-delivered.ts';
 import { createInlineNotifyQueue } from '../../core/outbound/queue.ts';
+import { objectStoreState } from '../../core/state/index.ts';
 import { createMemoryForge, type MemoryForge } from '../support/memory-forge.ts';
 import { testSecretSource } from '../support/test-secret.ts';
 import { createHarness, type Harness, type MovableClock, movableClock, recordingLogger } from './harness.ts';
@@ -75,9 +76,10 @@ export const createDesk = (
   const sent: SentMail[] = [];
   const logger = recordingLogger();
   const secrets = testSecretSource();
+  const state = objectStoreState(store, { clock });
   const notify = createNotifier({
     config,
-    store,
+    state,
     forge,
     mailer: sesLikeMailer(sent),
     secrets,
@@ -85,7 +87,7 @@ export const createDesk = (
     logger,
   });
   const queue = createInlineNotifyQueue(notify, logger);
-  const onDelivered = createOnDelivered({ config, store, queue, clock, logger });
+  const onDelivered = createOnDelivered({ config, state, queue, clock, logger });
   const harness = createHarness({ config, forge, store, clock, secrets, onDelivered });
   return { domain, config, harness, forge, clock, sent, notify };
 };

@@ -17,13 +17,13 @@ import { TransientError } from '../../core/errors.ts';
 import type { InboundMail } from '../../core/model.ts';
 import { type PipelineDeps, processMail } from '../../core/pipeline.ts';
 import type { Forge, ObjectStore } from '../../core/ports.ts';
-import { createQuarantine } from '../../core/state/quarantine.ts';
-import { createTicketStore } from '../../core/state/tickets.ts';
+import { objectStoreState } from '../../core/state/index.ts';
 import { createInboundHandler } from '../../functions/inbound/handler.ts';
 import { createInboundWiring } from '../../functions/inbound/wiring.ts';
 import { captureStdout } from '../aws/log-capture.ts';
 import { fakeBucket, s3Error } from '../aws/s3-fakes.ts';
 import { notificationVariant, sqsEvent, sqsRecordFor } from '../functions/inbound/events.ts';
+import { deskState } from '../support/desk-state.ts';
 import type { FakeGitLab } from '../support/fake-gitlab.ts';
 import { TEST_REPLY_KEY, TEST_SECRET_YAML } from '../support/test-secret.ts';
 import {
@@ -269,7 +269,7 @@ describe('fault matrix: the forge (fake GitLab over real HTTP)', () => {
     if (!cell.positions) expect(method()).toBe(NEW_ISSUE_CALLS[position - 1]);
     cell.check?.(waits, run.errors, method() ?? 'createIssue');
     // The ledger says done, and the ticket record names the customer once.
-    const ticket = await createTicketStore(base.store).get('acme/game', 1);
+    const ticket = await deskState(base.store).tickets.get('acme/game', 1);
     expect(ticket?.participants.map((p) => p.address)).toEqual(['alice@example.com']);
     expect(ticket?.inboundMessageIds).toEqual(['first-mail@example.com']);
   });
@@ -512,7 +512,11 @@ describe('fault matrix: the function killed between deliver steps, retried by a 
       const doomed = cell.kill(gitlabForge(gitlab.url), store);
 
       // Act: the first run dies at the step (its promise is abandoned, as the process would be).
-      void processMail(mail, { ...base.deps, forge: doomed.forge, store: doomed.store });
+      void processMail(mail, {
+        ...base.deps,
+        forge: doomed.forge,
+        state: objectStoreState(doomed.store, { clock }),
+      });
       await doomed.reached;
       // A redelivery inside the lease must wait, not create.
       clock.advance(60_000);
@@ -533,7 +537,7 @@ describe('fault matrix: the function killed between deliver steps, retried by a 
       expect(trace.reason).toBe(cell.reason);
       expect(issuesOf(gitlab, mail.id)).toHaveLength(1);
       expect(gitlab.issues('acme/game')).toHaveLength(1);
-      const ticket = await createTicketStore(store).get('acme/game', 1);
+      const ticket = await deskState(store).tickets.get('acme/game', 1);
       expect(ticket?.participants.map((p) => p.address)).toEqual(['alice@example.com']);
       expect(ticket?.inboundMessageIds).toEqual(['first-mail@example.com']);
     },
@@ -549,7 +553,11 @@ describe('fault matrix: the function killed between deliver steps, retried by a 
     const doomed = cell.kill(gitlabForge(gitlab.url), store);
 
     // Act
-    void processMail(mail, { ...base.deps, forge: doomed.forge, store: doomed.store });
+    void processMail(mail, {
+      ...base.deps,
+      forge: doomed.forge,
+      state: objectStoreState(doomed.store, { clock }),
+    });
     await doomed.reached;
     clock.advance(VISIBILITY_MS);
     const trace = await processMail(mail, { ...base.deps, forge: gitlabForge(gitlab.url) });
@@ -558,7 +566,7 @@ describe('fault matrix: the function killed between deliver steps, retried by a 
     expect(trace.outcome).toBe('note');
     expect(trace.reason).toBe(cell.reason);
     expect(notesOf(gitlab, mail.id, 1)).toHaveLength(1);
-    const ticket = await createTicketStore(store).get('acme/game', 1);
+    const ticket = await deskState(store).tickets.get('acme/game', 1);
     expect(ticket?.inboundMessageIds).toEqual(['first-mail@example.com', 'killed-reply@example.com']);
   });
 });
@@ -628,7 +636,10 @@ describe('fault matrix: S3 (the state store and the raw mail store)', () => {
     const deps: PipelineDeps = {
       config: deskConfig(),
       rawStore: new S3RawMailStore({ client, bucket: BUCKET }),
-      store: new S3ObjectStore({ client, bucket: BUCKET, kmsKeyId: KEY_ARN, conflictDelayMs: 0 }),
+      state: objectStoreState(
+        new S3ObjectStore({ client, bucket: BUCKET, kmsKeyId: KEY_ARN, conflictDelayMs: 0 }),
+        { clock },
+      ),
       forge: gitlabForge(gitlab.url),
       secrets: {
         get: async () => ({ reply_key: TEST_REPLY_KEY }),
@@ -750,7 +761,7 @@ describe('fault matrix: S3 (the state store and the raw mail store)', () => {
     );
     const traces = await Promise.all(replies.map((mail) => processMail(mail, world.deps)));
     expect(traces.map((trace) => trace.outcome)).toEqual(Array(10).fill('note'));
-    const ticket = await createTicketStore(world.deps.store).get('acme/game', iid);
+    const ticket = await world.deps.state.tickets.get('acme/game', iid);
     expect(ticket?.inboundMessageIds).toHaveLength(11);
     for (const mail of replies) expect(notesOf(gitlab, mail.id, iid)).toHaveLength(1);
   });
@@ -931,15 +942,16 @@ projects:
       wiring: async () => {
         builds += 1;
         if (builds === 1) throw new TransientError('secret_unavailable', 'KMS is having a bad day');
+        const clock = movableClock();
         return {
           bucket: BUCKET,
           deps: {
             config: deskConfig({ forge: { kind: 'gitlab', url: gitlab.url } }),
             rawStore: new S3RawMailStore({ client: new S3Client({}), bucket: BUCKET }),
-            store,
+            state: objectStoreState(store, { clock }),
             forge: gitlabForge(gitlab.url),
             secrets: { get: async () => ({}), refresh: async () => ({}) },
-            clock: movableClock(),
+            clock,
             logger,
           },
         };
@@ -978,7 +990,7 @@ describe('fault matrix: permanent errors end in quarantine with the trace', () =
       const run = await runThroughQueue(mail, { clock, deps: () => base.deps });
       expect(run.receives).toBe(1);
       expect(run.trace?.outcome).toBe('quarantined');
-      const entry = await createQuarantine(base.store).get('gone');
+      const entry = await deskState(base.store).quarantine.get('gone');
       expect(entry?.trace.stages.map((stage) => stage.stage)).toContain('deliver');
       expect(entry?.rawKey).toBe('mail/gone');
       expect(base.raw.keys()).toEqual(['mail/gone']);

@@ -9,10 +9,12 @@ import type { ReceiptVerdicts } from '../../core/model.ts';
 import { composeMail } from '../../core/outbound/compose.ts';
 import type { NotifyJob } from '../../core/outbound/jobs.ts';
 import { createWebhookHandler, tokensMatch } from '../../core/outbound/webhook.ts';
+import { systemClock } from '../../core/ports.ts';
 import { createReplyToken, parseReplyToken, verifyReplyToken } from '../../core/threading/reply-token.ts';
 import { createGitLabUploadFetcher } from '../../functions/notify/upload-fetcher.ts';
 import { captureStdout } from '../aws/log-capture.ts';
 import { sqsEvent, sqsRecordWithBody } from '../functions/inbound/events.ts';
+import { deskState } from '../support/desk-state.ts';
 import { createMemoryForge } from '../support/memory-forge.ts';
 import {
   TEST_FORGE_TOKEN,
@@ -328,13 +330,14 @@ describe('webhook token', () => {
   // Guards core/outbound/webhook.ts: `tokensMatch` (SHA-256 of both, timingSafeEqual) before any parsing.
   const setup = () => {
     const queued: NotifyJob[] = [];
+    const clock = movableClock();
     const handle = createWebhookHandler({
       config: deskConfig(),
       secrets: testSecretSource(),
-      store: createMemoryObjectStore(),
+      state: deskState(createMemoryObjectStore(), clock),
       logger: { debug() {}, info() {}, warn() {}, error() {} },
       queue: { enqueue: async (jobs) => void queued.push(...jobs) },
-      clock: movableClock(),
+      clock,
       refreshIntervalMs: 24 * 60 * 60_000,
     });
     const send = (token: string | undefined, body = '{"object_kind":"push"}') =>
@@ -730,7 +733,8 @@ describe('prototype-polluting input', () => {
     const handle = createWebhookHandler({
       config: deskConfig(),
       secrets: testSecretSource(),
-      store: createMemoryObjectStore(),
+      state: deskState(createMemoryObjectStore()),
+      clock: systemClock,
       logger: { debug() {}, info() {}, warn() {}, error() {} },
       queue: { enqueue: async () => undefined },
     });

@@ -5,6 +5,7 @@ import { PermanentError } from '../../core/errors.ts';
 import type { InboundMail, ReceiptVerdicts } from '../../core/model.ts';
 import { type PipelineDeps, processMail } from '../../core/pipeline.ts';
 import type { Clock, Forge, Logger, RawMailStore, SecretSource } from '../../core/ports.ts';
+import { type DeskState, objectStoreState } from '../../core/state/index.ts';
 import { type DecisionTrace, Outcome } from '../../core/trace.ts';
 import { createMemoryForge } from '../support/memory-forge.ts';
 import { testSecretSource } from '../support/test-secret.ts';
@@ -149,6 +150,8 @@ export interface Harness {
   deps: PipelineDeps;
   raw: MemoryRawStore;
   store: MemoryObjectStore;
+  /** The pipeline's state on `store`, on `clock`. */
+  state: DeskState;
   forge: Forge;
   clock: MovableClock;
   logger: ReturnType<typeof recordingLogger>;
@@ -174,10 +177,11 @@ export const createHarness = (options: HarnessOptions = {}): Harness => {
   const store = options.store ?? createMemoryObjectStore();
   const clock = options.clock ?? movableClock();
   const logger = recordingLogger();
+  const state = objectStoreState(store, { clock });
   const deps: PipelineDeps = {
     config: options.config ?? deskConfig(),
     rawStore: raw,
-    store,
+    state,
     forge,
     secrets: options.secrets ?? testSecretSource(),
     clock,
@@ -205,6 +209,7 @@ export const createHarness = (options: HarnessOptions = {}): Harness => {
     deps,
     raw,
     store,
+    state,
     forge,
     clock,
     logger,

@@ -8,6 +8,7 @@ import { S3RawMailStore } from '../../adapters/aws/s3-raw-mail-store.ts';
 import type { DeskConfig } from '../../core/config/schema.ts';
 import type { PipelineDeps } from '../../core/pipeline.ts';
 import type { Forge, SecretSource } from '../../core/ports.ts';
+import { objectStoreState } from '../../core/state/index.ts';
 import { createInboundHandler } from '../../functions/inbound/handler.ts';
 import type { InboundWiring } from '../../functions/inbound/wiring.ts';
 import { fakeBucket } from '../aws/s3-fakes.ts';
@@ -55,13 +56,17 @@ export const setupInbound = (s3: AwsClientStub<S3Client>, options: InboundSetupO
   const client = new S3Client({});
   const forge = options.forge ?? createMemoryForge();
   const config = options.config ?? deskConfig();
+  const clock = movableClock();
   const deps: PipelineDeps = {
     config,
     rawStore: new S3RawMailStore({ client, bucket: BUCKET, maxBytes: config.limits.max_raw_bytes }),
-    store: new S3ObjectStore({ client, bucket: BUCKET, kmsKeyId: KEY_ARN, conflictDelayMs: 0 }),
+    state: objectStoreState(
+      new S3ObjectStore({ client, bucket: BUCKET, kmsKeyId: KEY_ARN, conflictDelayMs: 0 }),
+      { clock },
+    ),
     forge,
     secrets: options.secrets ?? testSecretSource(),
-    clock: movableClock(),
+    clock,
     logger,
   };
   let wirings = 0;

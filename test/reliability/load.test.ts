@@ -4,9 +4,9 @@ import { isTransient } from '../../core/errors.ts';
 import type { InboundMail } from '../../core/model.ts';
 import { type PipelineDeps, processMail } from '../../core/pipeline.ts';
 import { deliveryMarker } from '../../core/stages/deliver/marker.ts';
-import { createQuarantine } from '../../core/state/quarantine.ts';
 import type { DecisionTrace } from '../../core/trace.ts';
 import { cpuMs } from '../support/cpu-time.ts';
+import { deskState } from '../support/desk-state.ts';
 import type { FakeGitLab } from '../support/fake-gitlab.ts';
 import {
   gitlabForge,
@@ -166,7 +166,7 @@ describe('load: 1,000 mails, 20 at a time, 10% GitLab faults', () => {
     };
     const onGitLab = countOnGitLab();
     const quarantined = new Set<string>();
-    for await (const entry of createQuarantine(store).list()) quarantined.add(entry.mailId);
+    for await (const entry of deskState(store).quarantine.list()) quarantined.add(entry.mailId);
 
     let delivered = 0;
     let issues = 0;

@@ -4,8 +4,7 @@ import { deskAddressMatcher } from '../../core/desk-addresses.ts';
 import type { NotifyJob } from '../../core/outbound/jobs.ts';
 import type { Classification, ThreadDecision } from '../../core/stages/contracts.ts';
 import { limitInbound } from '../../core/stages/limit/index.ts';
-import { createRateLimiter } from '../../core/state/rate-limit.ts';
-import { createTicketStore } from '../../core/state/tickets.ts';
+import { deskState } from '../support/desk-state.ts';
 import { buildMail } from '../support/mail-factory.ts';
 import { createDesk, type Desk, deskConfigFor, headerOf, type SentMail, stripHeaders } from './desk.ts';
 import { expectDecision, movableClock, passingVerdicts, simpleMail } from './support.ts';
@@ -356,24 +355,24 @@ describe('floods: 1,000 auto-replies in a minute to one ticket', () => {
   }) => {
     const clock = movableClock('2026-03-02T10:00:03.217Z');
     const store = createMemoryObjectStore();
-    const limiter = createRateLimiter(store, { clock });
+    const { limiter } = deskState(store, clock);
     const started = clock.now().getTime();
     const allowed: number[] = [];
     const outcomes = new Map<string, number>();
     for (let index = 0; index < FLOOD; index++) {
-      const result = await limitInbound({
-        mailId: `flood-${index}`,
-        mail: mailFrom(options.from(index)),
-        classification: options.classification ?? autoReply,
-        project,
-        thread: options.thread(index),
-        rateLimits: options.rateLimits ?? config.rate_limits,
-        isDeskAddress,
-        ...(options.perSenderWindows ? { perSenderWindows: options.perSenderWindows } : {}),
-        store,
-        clock,
-        limiter,
-      });
+      const result = await limitInbound(
+        {
+          mailId: `flood-${index}`,
+          mail: mailFrom(options.from(index)),
+          classification: options.classification ?? autoReply,
+          project,
+          thread: options.thread(index),
+          rateLimits: options.rateLimits ?? config.rate_limits,
+          isDeskAddress,
+          ...(options.perSenderWindows ? { perSenderWindows: options.perSenderWindows } : {}),
+        },
+        { limiter },
+      );
       const key = result.ok ? 'allowed' : `${result.outcome}:${result.reason}`;
       outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
       if (result.ok) allowed.push(clock.now().getTime() - started);
@@ -446,14 +445,13 @@ describe('floods: 1,000 auto-replies in a minute to one ticket', () => {
       thread: replyTo(1),
       rateLimits: { ...config.rate_limits, per_ticket: { '60': 2 } },
       isDeskAddress,
-      store,
-      clock,
     };
-    const first = await limitInbound({ ...input, mailId: 'm1' });
-    const again = await limitInbound({ ...input, mailId: 'm1' });
-    const second = await limitInbound({ ...input, mailId: 'm2' });
-    const third = await limitInbound({ ...input, mailId: 'm3' });
-    const secondAgain = await limitInbound({ ...input, mailId: 'm2' });
+    const context = { limiter: deskState(store, clock).limiter };
+    const first = await limitInbound({ ...input, mailId: 'm1' }, context);
+    const again = await limitInbound({ ...input, mailId: 'm1' }, context);
+    const second = await limitInbound({ ...input, mailId: 'm2' }, context);
+    const third = await limitInbound({ ...input, mailId: 'm3' }, context);
+    const secondAgain = await limitInbound({ ...input, mailId: 'm2' }, context);
     expect([first.ok, again.ok, second.ok, third.ok, secondAgain.ok]).toEqual([
       true,
       true,
@@ -550,7 +548,7 @@ describe('floods through the whole desk: no outbound storm, no issue storm', () 
       (outcomes.get('dropped:rate_limit_per_sender') ?? 0) +
         (outcomes.get('dropped:rate_limit_per_ticket') ?? 0),
     ).toBe(FLOOD - notes);
-    const ticket = await createTicketStore(desk.harness.store).get('acme/game', 1);
+    const ticket = await deskState(desk.harness.store).tickets.get('acme/game', 1);
     expect(ticket?.participants).toHaveLength(1);
   });
 });

@@ -15,13 +15,14 @@ import type { CommandIo } from '../../cli/io.ts';
 import { main } from '../../cli/main.ts';
 import { createWebhookHandler } from '../../core/outbound/webhook.ts';
 import { processMail } from '../../core/pipeline.ts';
-import { createQuarantine } from '../../core/state/quarantine.ts';
+import { systemClock } from '../../core/ports.ts';
 import { createReplyToken } from '../../core/threading/reply-token.ts';
 import { createInboundHandler } from '../../functions/inbound/handler.ts';
 import { createInboundWiring } from '../../functions/inbound/wiring.ts';
 import { captureStdout } from '../aws/log-capture.ts';
 import { fakeBucket } from '../aws/s3-fakes.ts';
 import { notificationVariant, sqsEvent, sqsRecordFor } from '../functions/inbound/events.ts';
+import { deskState } from '../support/desk-state.ts';
 import type { FakeGitLab } from '../support/fake-gitlab.ts';
 import { holdsTestSecret, maskSecrets, scanRecords } from '../support/secret-scan-global.ts';
 import { errorText, fileRecorder, recordStream } from '../support/secret-scan-setup.ts';
@@ -200,7 +201,7 @@ describe('direct hunt: no test secret value in logs, errors, traces, state or ma
     ]);
     for (const trace of traces) out.add(`trace ${trace.mailId}`, trace);
     for (const line of harness.logger.lines) out.add(`log ${line.message}`, line);
-    for await (const entry of createQuarantine(harness.store).list())
+    for await (const entry of deskState(harness.store).quarantine.list())
       out.add(`quarantine ${entry.id}`, entry);
     for (const [key, body] of Object.entries(harness.store.snapshot())) out.add(`state ${key}`, body);
     for (const issue of gitlab.issues('acme/game')) out.add(`issue ${issue.iid}`, issue);
@@ -318,7 +319,8 @@ describe('direct hunt: no test secret value in logs, errors, traces, state or ma
     const handle = createWebhookHandler({
       config: deskConfig(),
       secrets: testSecretSource(),
-      store: createMemoryObjectStore(),
+      state: deskState(createMemoryObjectStore()),
+      clock: systemClock,
       logger,
       queue: { enqueue: async () => undefined },
     });

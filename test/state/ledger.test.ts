@@ -136,7 +136,7 @@ describe('ledger', () => {
   });
 
   it('rejects a mail id that is not a safe key segment', async () => {
-    const ledger = createLedger(createMemoryObjectStore());
+    const ledger = createLedger(createMemoryObjectStore(), { clock: fakeClock().clock });
     await expect(ledger.begin({ ...input, mailId: '../x' })).rejects.toMatchObject({
       code: 'ledger_key_invalid',
     });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createMemoryObjectStore } from '../../adapters/local/memory-object-store.ts';
 import { ProjectSchema } from '../../core/config/schema.ts';
 import type { ParsedMail } from '../../core/model.ts';
+import { systemClock } from '../../core/ports.ts';
 import type { RouteTarget } from '../../core/stages/contracts.ts';
 import { parseMail } from '../../core/stages/parse/index.ts';
 import { findByMessageIds, messageIdsInHeader } from '../../core/stages/thread/message-ids.ts';
@@ -44,7 +45,7 @@ describe('References as real clients write them', () => {
     'threads a reply whose References is %s into the existing ticket',
     async (_, value) => {
       // Prepare
-      const tickets = createTicketStore(createMemoryObjectStore());
+      const tickets = createTicketStore(createMemoryObjectStore(), { clock: systemClock });
       await tickets.recordInbound({
         projectPath: 'acme/game',
         iid: 42,

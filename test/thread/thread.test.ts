@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createMemoryObjectStore } from '../../adapters/local/memory-object-store.ts';
 import { ProjectSchema } from '../../core/config/schema.ts';
 import type { Mailbox, ParsedMail } from '../../core/model.ts';
+import { systemClock } from '../../core/ports.ts';
 import type { Classification, RouteTarget, ThreadDecision } from '../../core/stages/contracts.ts';
 import { type ThreadInput, threadMail } from '../../core/stages/thread/index.ts';
 import { createTicketStore, type TicketStore } from '../../core/state/tickets.ts';
@@ -72,7 +73,7 @@ const byToken = (token: string, project = game): RouteTarget => ({
 
 /** Tickets: acme/game#42 (alice, bob) from first@mail, acme/game#43 (carol), acme/web#42 (alice) from web@mail. */
 const seeded = async (): Promise<TicketStore> => {
-  const tickets = createTicketStore(createMemoryObjectStore());
+  const tickets = createTicketStore(createMemoryObjectStore(), { clock: systemClock });
   const record = (projectPath: string, iid: number, messageId: string, sender: Mailbox, cc: Mailbox[] = []) =>
     tickets.recordInbound({
       projectPath,

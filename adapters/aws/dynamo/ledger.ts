@@ -50,7 +50,7 @@ export const createDynamoLedger = (
   const leaseUntil = (entry: LedgerEntry): number => {
     if (entry.state === 'done' || entry.releasedAt !== undefined) return 0;
     const started = Date.parse(entry.startedAt);
-    return Number.isFinite(started) ? started + leaseMs : 0;
+    return Number.isFinite(started) ? started + (entry.leaseMs ?? leaseMs) : 0;
   };
 
   const itemOf = (entry: LedgerEntry, version: number) => ({
@@ -82,13 +82,14 @@ export const createDynamoLedger = (
     return written === 'conflict' ? undefined : { key: claim.key, etag: String(version + 1), entry: next };
   };
 
-  const classify = (entry: LedgerEntry, version: number): LedgerBegin => {
+  const classify = (entry: LedgerEntry, version: number, ownLease: number): LedgerBegin => {
     if (entry.state === 'done') return { state: 'done', entry };
     const age = clock.now().getTime() - Date.parse(entry.startedAt);
+    const lease = entry.leaseMs ?? ownLease;
     // An unreadable startedAt counts as expired: a lease nobody can date protects nothing.
-    if (entry.releasedAt !== undefined || !(age < leaseMs))
+    if (entry.releasedAt !== undefined || !(age < lease))
       return { state: 'stale', entry, etag: String(version) };
-    return { state: 'in_progress', entry, retryAfterMs: Math.max(0, leaseMs - age) };
+    return { state: 'in_progress', entry, retryAfterMs: Math.max(0, lease - age) };
   };
 
   const read = (mailId: string, projectKey: string) =>
@@ -103,6 +104,7 @@ export const createDynamoLedger = (
     },
 
     async begin(input) {
+      const lease = input.leaseMs ?? leaseMs;
       const entryKey = key(input.mailId, input.projectKey);
       const entry: LedgerEntry = {
         version: 1,
@@ -115,6 +117,7 @@ export const createDynamoLedger = (
         state: 'pending',
         attempt: 1,
         startedAt: clock.now().toISOString(),
+        leaseMs: lease,
       };
       for (let round = 0; round < 3; round++) {
         const created = await table.put({
@@ -126,17 +129,18 @@ export const createDynamoLedger = (
         });
         if (created === 'ok') return { state: 'acquired', claim: { key: entryKey, etag: '1', entry } };
         const current = await read(input.mailId, input.projectKey);
-        if (current) return classify(current.value, current.version);
+        if (current) return classify(current.value, current.version, lease);
       }
       throw new PermanentError('ledger_unstable', `${entryKey} keeps appearing and disappearing`);
     },
 
-    async takeOver(stale) {
+    async takeOver(stale, takeOverOptions = {}) {
       const { releasedAt: _released, ...rest } = stale.entry;
       const next: LedgerEntry = {
         ...rest,
         attempt: stale.entry.attempt + 1,
         startedAt: clock.now().toISOString(),
+        leaseMs: takeOverOptions.leaseMs ?? leaseMs,
       };
       return write(
         { key: key(stale.entry.mailId, stale.entry.projectKey), etag: stale.etag, entry: stale.entry },

@@ -1,12 +1,12 @@
 import { intentMethods, withoutIntent } from '../../../core/outbound/intent.ts';
 import {
   emptyOutboundTicketState,
+  MAX_SENT,
   type OutboundStateStore,
   type OutboundTicketState,
   OutboundTicketStateSchema,
 } from '../../../core/outbound/state.ts';
 import type { Clock } from '../../../core/ports.ts';
-import { systemClock } from '../../../core/ports.ts';
 import { normalizeAddress } from '../../../core/state/tickets.ts';
 import { ITEM_KIND } from './constants.ts';
 import { type DynamoTable, type Key, readDoc, updateDoc } from './table.ts';
@@ -16,14 +16,11 @@ import { type DynamoTable, type Key, readDoc, updateDoc } from './table.ts';
  * project path>`, sk the iid, updated by read-modify-write on `version` with the same changes.
  */
 
-/** Mails remembered as sent per ticket, newest kept, as in core/outbound/state.ts. */
-const MAX_SENT = 1000;
-
 export const createDynamoOutboundStateStore = (
   table: DynamoTable,
-  options: { clock?: Clock } = {},
+  options: { clock: Clock },
 ): OutboundStateStore => {
-  const clock = options.clock ?? systemClock;
+  const { clock } = options;
   const key = (projectPath: string, iid: number): Key => ({
     pk: `${ITEM_KIND.outbound}${projectPath.toLowerCase()}`,
     sk: String(iid),

@@ -1,6 +1,5 @@
 import { PermanentError, TransientError } from '../../../core/errors.ts';
 import type { Clock } from '../../../core/ports.ts';
-import { systemClock } from '../../../core/ports.ts';
 import {
   type Quarantine,
   type QuarantineEntry,
@@ -19,8 +18,8 @@ import { type DynamoTable, type Key, parseDoc, readDoc, updateDoc } from './tabl
 const SAFE_ID = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,199}$/;
 const PREFIX = 'quarantine/';
 
-export const createDynamoQuarantine = (table: DynamoTable, options: { clock?: Clock } = {}): Quarantine => {
-  const clock = options.clock ?? systemClock;
+export const createDynamoQuarantine = (table: DynamoTable, options: { clock: Clock }): Quarantine => {
+  const { clock } = options;
 
   const key = (id: string): string => {
     if (!SAFE_ID.test(id)) {

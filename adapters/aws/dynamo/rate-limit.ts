@@ -1,10 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import * as z from 'zod';
 import { PermanentError, TransientError } from '../../../core/errors.ts';
 import type { Clock } from '../../../core/ports.ts';
 import { sha256Hex } from '../../../core/state/json.ts';
 import type { RateLimiter, RateLimitVerdict } from '../../../core/state/rate-limit.ts';
 import { ATTR, ITEM_KIND, SINGLE_SK } from './constants.ts';
-import { type DynamoTable, type Item, nowSeconds } from './table.ts';
+import { type DynamoTable, type Item, nowSeconds, readDoc } from './table.ts';
 
 /**
  * The rate limiter (core/state/rate-limit.ts) on DynamoDB: the same fixed sub-window buckets and
@@ -15,9 +16,18 @@ import { type DynamoTable, type Item, nowSeconds } from './table.ts';
  * current bucket staying below what the older buckets leave of the maximum and on the older
  * buckets being as read. The check and the increment are then one atomic step: unlike the object
  * store, concurrent hits at the limit can never push a window over it. A denied hit is not counted.
+ *
+ * A `hitOnce` verdict is one more item, pk `ratelimit#once#<scope>#<hash of once and key>`, put
+ * with `attribute_not_exists` after the hit: of two concurrent retries of one mail the first
+ * answer stands. It lives as long as SQS may still redeliver the mail.
  */
 
 const SCOPE = /^[a-z0-9_-]{1,64}$/;
+
+/** How long a `hitOnce` verdict is remembered: SQS's longest message retention, 14 days. */
+const ONCE_TTL_SECONDS = 14 * 24 * 3600;
+
+const VerdictSchema = z.object({ allowed: z.boolean(), exceeded: z.string().optional() });
 
 /** Conditional-update rounds before a TransientError; only a change to an old bucket loses one. */
 const ATTEMPTS = 12;
@@ -76,8 +86,12 @@ export const createDynamoRateLimiter = (
   const { clock } = options;
   const subBuckets = options.subBuckets ?? 10;
 
-  return {
-    async peek(scope, key, windows): Promise<RateLimitVerdict> {
+  const limiter = {
+    async peek(
+      scope: string,
+      key: string,
+      windows: Readonly<Record<string, number>>,
+    ): Promise<RateLimitVerdict> {
       checkScope(scope);
       const parsed = parseWindows(windows, subBuckets);
       const nowMs = clock.now().getTime();
@@ -97,7 +111,11 @@ export const createDynamoRateLimiter = (
       return { allowed: true };
     },
 
-    async hit(scope, key, windows): Promise<RateLimitVerdict> {
+    async hit(
+      scope: string,
+      key: string,
+      windows: Readonly<Record<string, number>>,
+    ): Promise<RateLimitVerdict> {
       checkScope(scope);
       const parsed = parseWindows(windows, subBuckets);
       const itemKey = { pk: `${ITEM_KIND.rateLimit}${scope}#${sha256Hex(key, 32)}`, sk: SINGLE_SK };
@@ -208,6 +226,40 @@ export const createDynamoRateLimiter = (
         'rate_limit_conflict',
         `rate-limit counters for scope ${scope} in table ${table.tableName} kept changing; retry later`,
       );
+    },
+  };
+
+  const onceKey = (scope: string, key: string, once: string) => {
+    checkScope(scope);
+    return { pk: `${ITEM_KIND.rateLimit}once#${scope}#${sha256Hex(`${once}\0${key}`, 40)}`, sk: SINGLE_SK };
+  };
+  const prior = async (scope: string, key: string, once: string) =>
+    (await readDoc(table, onceKey(scope, key, once), VerdictSchema))?.value;
+
+  return {
+    ...limiter,
+    async hitOnce(scope, key, windows, once) {
+      const remembered = await prior(scope, key, once);
+      if (remembered) return remembered;
+      const verdict = await limiter.hit(scope, key, windows);
+      const written = await table.put({
+        Item: {
+          ...onceKey(scope, key, once),
+          [ATTR.doc]: JSON.stringify(verdict),
+          [ATTR.version]: 1,
+          [ATTR.expiresAt]: nowSeconds(clock) + ONCE_TTL_SECONDS,
+        },
+        // An item past its TTL is absent, even before DynamoDB's sweep deletes it.
+        ConditionExpression: 'attribute_not_exists(#pk) OR #exp <= :now',
+        ExpressionAttributeNames: { '#pk': ATTR.pk, '#exp': ATTR.expiresAt },
+        ExpressionAttributeValues: { ':now': nowSeconds(clock) },
+      });
+      if (written === 'ok') return verdict;
+      // A concurrent retry of the same mail decided first: its answer stands.
+      return (await prior(scope, key, once)) ?? verdict;
+    },
+    async peekOnce(scope, key, windows, once) {
+      return (await prior(scope, key, once)) ?? limiter.peek(scope, key, windows);
     },
   };
 };

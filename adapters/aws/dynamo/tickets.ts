@@ -1,6 +1,5 @@
 import * as z from 'zod';
 import { PermanentError } from '../../../core/errors.ts';
-import { systemClock } from '../../../core/ports.ts';
 import { sha256Hex } from '../../../core/state/json.ts';
 import {
   inboundChange,
@@ -47,11 +46,8 @@ const appendCapped = (list: readonly string[], id: string | undefined): string[]
   return [...list, id].slice(-MAX_MESSAGE_IDS);
 };
 
-export const createDynamoTicketStore = (
-  table: DynamoTable,
-  options: TicketStoreOptions = {},
-): TicketStore => {
-  const clock = options.clock ?? systemClock;
+export const createDynamoTicketStore = (table: DynamoTable, options: TicketStoreOptions): TicketStore => {
+  const { clock } = options;
   const attempts = options.attempts ?? 8;
 
   // Project paths are case-insensitive in GitLab, and the reply-token MAC lowercases them too.

@@ -1,7 +1,7 @@
 import type { AuthenticationPolicy } from '../../config/schema.ts';
 import type { ParsedMail, ReceiptVerdicts, VerdictStatus } from '../../model.ts';
 import { pass, type StageResult, stop } from '../../trace.ts';
-import type { AuthAssessment } from '../contracts.ts';
+import type { AuthAssessment, Stage } from '../contracts.ts';
 import { countIgnoredAuthResults } from './auth-results.ts';
 
 export { authservId, countIgnoredAuthResults, SES_AUTHSERV_ID } from './auth-results.ts';
@@ -167,3 +167,11 @@ export const authenticateMail = (
   if (first) return pass(assessment, 'unverified', first.reason, { ...detail, label: policy.fail_label });
   return pass(assessment, 'authenticated', rescued.size > 0 ? 'arc_rescued' : 'policy_satisfied', detail);
 };
+
+/** The authenticate stage: `authenticateMail` with the policy the caller chose (desk-wide or the project's). */
+export const authenticateStage: Stage<
+  { mail: ParsedMail; verdicts: ReceiptVerdicts; policy: AuthenticationPolicy },
+  AuthAssessment,
+  AuthenticateReason,
+  never
+> = async (input) => authenticateMail(input.mail, input.verdicts, input.policy);

@@ -1,6 +1,6 @@
 import type { ParsedMail } from '../../model.ts';
 import { pass, type StageResult } from '../../trace.ts';
-import type { Classification } from '../contracts.ts';
+import type { Classification, Stage } from '../contracts.ts';
 import { classifyRules } from './rules/index.ts';
 import type { ClassifyContext } from './types.ts';
 
@@ -41,3 +41,16 @@ export const classifyMail = (
     signals.length > 0 ? { signals } : undefined,
   );
 };
+
+/** The classify stage: the desk's domain and addresses from the context; our outbound loop header. */
+export const classifyStage: Stage<
+  ParsedMail,
+  Classification,
+  ClassifyReason,
+  'config' | 'isDeskAddress'
+> = async (mail, context) =>
+  classifyMail(mail, {
+    domain: context.config.domain,
+    isDeskAddress: context.isDeskAddress,
+    loopHeader: 'x-postdesk-loop',
+  });

@@ -31,8 +31,8 @@ export const claimDelivery = async (ledger: Ledger, input: LedgerBeginInput): Pr
     case 'in_progress':
       throw inProgress(begun.entry, begun.retryAfterMs);
     case 'stale': {
-      const claim = await ledger.takeOver(begun);
-      if (!claim) throw inProgress(begun.entry, ledger.leaseMs);
+      const claim = await ledger.takeOver(begun, { leaseMs: input.leaseMs });
+      if (!claim) throw inProgress(begun.entry, input.leaseMs ?? ledger.leaseMs);
       return { kind: 'claimed', claim, recovering: true };
     }
   }

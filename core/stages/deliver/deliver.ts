@@ -1,15 +1,14 @@
 import type { ParsedMail } from '../../model.ts';
-import type { Clock, Forge, ForgeProjectRef, ObjectStore } from '../../ports.ts';
-import { createLedger, type LedgerClaim, type LedgerEntry, type LedgerResult } from '../../state/ledger.ts';
+import type { Forge, ForgeProjectRef } from '../../ports.ts';
+import type { LedgerClaim, LedgerEntry, LedgerResult } from '../../state/ledger.ts';
 import {
-  createTicketStore,
   MAX_PARTICIPANTS,
   normalizeMessageId,
   type Participant,
   participantsAddedBy,
 } from '../../state/tickets.ts';
 import type { DeliveryRecord } from '../../trace.ts';
-import type { RouteTarget, UploadPlan } from '../contracts.ts';
+import type { RouteTarget, StageContext, UploadPlan } from '../contracts.ts';
 import { authorSender } from '../thread/sender.ts';
 import { claimDelivery, underClaim } from './claim.ts';
 import { deliveryMarker, withMarker } from './marker.ts';
@@ -22,13 +21,18 @@ export interface DeliverInput {
   mail: ParsedMail;
   target: RouteTarget;
   forge: Forge;
-  store: ObjectStore;
-  clock: Clock;
-  isDeskAddress: (address: string) => boolean;
   /** Attachments uploaded at once. @default 6 (DEFAULT_UPLOAD_CONCURRENCY) */
   uploadConcurrency?: number | undefined;
-  /** The ledger lease. @default 5 minutes */
+  /** The ledger lease of this attempt (PipelineDeps.leaseMs). @default the ledger's (5 minutes) */
   leaseMs?: number | undefined;
+}
+
+/** What deliver reads from the mail's stage context: the ledger and the ticket store it writes. */
+export type DeliverContext = Pick<StageContext, 'ledger' | 'tickets' | 'isDeskAddress'>;
+
+/** deliverPlan's input: the delivery, and where an issue's and a note's differ. */
+export interface DeliverPlanInput extends DeliverInput {
+  kind: (forge: Forge, ref: ForgeProjectRef, marker: string) => DeliveryKind;
 }
 
 /** What an executor did for one routed project (a plan-only executor: what it would do). */
@@ -154,21 +158,17 @@ const madeOf = (result: LedgerResult | undefined): Delivery['made'] => {
  *
  * Forge errors propagate unchanged: TransientError -> the queue retries; PermanentError -> the
  * caller quarantines.
+ *
+ * The executor's step rather than a decision: it returns what it did (a Delivery, the trace's
+ * record), not a StageResult, since every ending was decided before it (core/plan.ts).
  */
-export const deliverPlan = async (
-  input: DeliverInput,
-  makeKind: (forge: Forge, ref: ForgeProjectRef, marker: string) => DeliveryKind,
-): Promise<Delivery> => {
+export const deliverPlan = async (input: DeliverPlanInput, context: DeliverContext): Promise<Delivery> => {
   const { mail, forge } = input;
+  const { ledger, tickets, isDeskAddress } = context;
   const project = input.target.project;
   const ref = { path: project.path };
-  const ledger = createLedger(input.store, {
-    clock: input.clock,
-    ...(input.leaseMs === undefined ? {} : { leaseMs: input.leaseMs }),
-  });
-  const tickets = createTicketStore(input.store, { clock: input.clock });
   const marker = deliveryMarker(input.mailId, project.path);
-  const kind = makeKind(forge, ref, marker);
+  const kind = input.kind(forge, ref, marker);
   const messageIds = mail.messageId === undefined ? [] : [normalizeMessageId(mail.messageId)];
 
   const claimed = await claimDelivery(ledger, {
@@ -177,6 +177,7 @@ export const deliverPlan = async (
     projectPath: project.path,
     ...kind.claim,
     marker,
+    ...(input.leaseMs === undefined ? {} : { leaseMs: input.leaseMs }),
   });
   if (claimed.kind === 'duplicate') {
     const record = kind.duplicate(claimed.entry);
@@ -211,10 +212,10 @@ export const deliverPlan = async (
       mailId: input.mailId,
       messageId: mail.messageId,
       // The sender identity (From), never Reply-To or Sender: only it is ever mailed the team's answers.
-      sender: adds ? authorSender(mail, input.isDeskAddress) : undefined,
+      sender: adds ? authorSender(mail, isDeskAddress) : undefined,
       cc: adds ? mail.cc : [],
       participantsFromCc: project.participants_from_cc,
-      isDeskAddress: input.isDeskAddress,
+      isDeskAddress,
     });
     const result = kind.ledgerResult(made);
     await ledger.complete(claimed.claim, result);

@@ -1,7 +1,14 @@
 import type { Forge, ForgeIssue, ForgeProjectRef } from '../../ports.ts';
 import type { DeliveryRecord } from '../../trace.ts';
 import type { IssueDraft, IssuePlan } from '../contracts.ts';
-import { type DeliverInput, type DeliveryKind, deliverPlan, duplicateRecord, type Made } from './deliver.ts';
+import {
+  type DeliverContext,
+  type DeliverInput,
+  type DeliveryKind,
+  deliverPlan,
+  duplicateRecord,
+  type Made,
+} from './deliver.ts';
 import { DeliverReason } from './reasons.ts';
 import { uploadSummaries } from './uploads.ts';
 
@@ -54,6 +61,13 @@ export const issueDelivery =
  * Deliver for a new ticket: exactly one issue per (mail, project), by deliverPlan's ledger and
  * marker protocol. Returns the route's record.
  */
-export const deliverIssue = async (input: DeliverIssueInput): Promise<DeliveryRecord> =>
-  (await deliverPlan(input, issueDelivery({ kind: 'issue', draft: input.draft }, input.target.project.path)))
-    .record;
+export const deliverIssue = async (
+  input: DeliverIssueInput,
+  context: DeliverContext,
+): Promise<DeliveryRecord> =>
+  (
+    await deliverPlan(
+      { ...input, kind: issueDelivery({ kind: 'issue', draft: input.draft }, input.target.project.path) },
+      context,
+    )
+  ).record;

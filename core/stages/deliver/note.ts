@@ -1,7 +1,14 @@
 import type { Forge, ForgeNote, ForgeProjectRef } from '../../ports.ts';
 import type { DeliveryRecord } from '../../trace.ts';
 import type { NoteDraft, NotePlan, ThreadDecision } from '../contracts.ts';
-import { type DeliverInput, type DeliveryKind, deliverPlan, duplicateRecord, type Made } from './deliver.ts';
+import {
+  type DeliverContext,
+  type DeliverInput,
+  type DeliveryKind,
+  deliverPlan,
+  duplicateRecord,
+  type Made,
+} from './deliver.ts';
 import { DeliverReason } from './reasons.ts';
 import { uploadSummaries } from './uploads.ts';
 
@@ -97,6 +104,13 @@ export const notePlan = (
  * Deliver for a reply: exactly one note per (mail, project), by deliverPlan's ledger and marker
  * protocol. Returns the route's record.
  */
-export const deliverNote = async (input: DeliverNoteInput): Promise<DeliveryRecord> =>
-  (await deliverPlan(input, noteDelivery(notePlan(input.decision, input.draft), input.target.project.path)))
-    .record;
+export const deliverNote = async (
+  input: DeliverNoteInput,
+  context: DeliverContext,
+): Promise<DeliveryRecord> =>
+  (
+    await deliverPlan(
+      { ...input, kind: noteDelivery(notePlan(input.decision, input.draft), input.target.project.path) },
+      context,
+    )
+  ).record;

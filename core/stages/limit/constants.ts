@@ -8,6 +8,3 @@ export const LimitScope = {
   perSender: 'inbound_sender',
   perDesk: 'inbound_desk',
 } as const;
-
-/** Where the verdict for one (rule, mail) is remembered, under the rate-limit prefix so it expires with it. */
-export const DECISION_PREFIX = 'ratelimit/inbound-decisions';

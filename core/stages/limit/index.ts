@@ -1,9 +1,5 @@
-import * as z from 'zod';
-import type { Clock, ObjectStore } from '../../ports.ts';
-import { readJson, sha256Hex } from '../../state/json.ts';
-import { createRateLimiter, type RateLimiter, type RateLimitVerdict } from '../../state/rate-limit.ts';
-import { pass, type StageResult, stop } from '../../trace.ts';
-import { DECISION_PREFIX } from './constants.ts';
+import { pass, stop } from '../../trace.ts';
+import type { Stage } from '../contracts.ts';
 import { perDesk } from './per-desk.ts';
 import { perSender } from './per-sender.ts';
 import { perTicket } from './per-ticket.ts';
@@ -24,8 +20,8 @@ export type { InboundLimitRule, LimitInput } from './types.ts';
  * - automated mail (auto-replies, out-of-office, bulk) is dropped: it would only ever be an internal
  *   note, and a flood of it is the loop this stage exists to stop.
  *
- * Each (rule, mail) is counted once: the verdict is remembered under `ratelimit/`, so an SQS retry
- * of the same mail neither counts twice nor changes its answer. Runs after thread (only mail that
+ * Each (rule, mail) is counted once (`RateLimiter.hitOnce`, keyed by the mail id): an SQS retry of
+ * the same mail neither counts twice nor changes its answer. Runs after thread (only mail that
  * would make an issue or a note is counted; our own mail and automated mail that opens nothing never
  * get here) and before render.
  */
@@ -44,11 +40,6 @@ export interface LimitPass {
 }
 
 export interface LimitInboundInput extends LimitInput {
-  store: ObjectStore;
-  /** @default systemClock (through the rate limiter) */
-  clock?: Clock | undefined;
-  /** @default a rate limiter on `store` */
-  limiter?: RateLimiter | undefined;
   /**
    * Look without counting (`postdesk explain`): the verdict a hit would get, or the one this mail
    * already got; nothing is written. @default false
@@ -56,48 +47,19 @@ export interface LimitInboundInput extends LimitInput {
   readOnly?: boolean | undefined;
 }
 
-const DecisionSchema = z.object({ allowed: z.boolean(), exceeded: z.string().optional() });
-
-/** One counted hit per (rule, key, mail); a retry of the mail reads the first answer back. */
-const hitOnce = async (
-  store: ObjectStore,
-  limiter: RateLimiter,
-  rule: InboundLimitRule,
-  key: string,
-  windows: Readonly<Record<string, number>>,
-  mailId: string,
-  readOnly: boolean,
-): Promise<RateLimitVerdict> => {
-  // Hashed: the key holds an address, and object keys must not.
-  const decisionKey = `${DECISION_PREFIX}/${rule.scope}/${sha256Hex(`${mailId}\0${key}`, 40)}.json`;
-  const prior = await readJson(store, decisionKey, DecisionSchema);
-  if (prior) return prior.value;
-  if (readOnly) return limiter.peek(rule.scope, key, windows);
-  const verdict = await limiter.hit(rule.scope, key, windows);
-  const written = await store.putIfAbsent(decisionKey, JSON.stringify(verdict));
-  if (written !== 'exists') return verdict;
-  // A concurrent retry of the same mail decided first: its answer stands.
-  return (await readJson(store, decisionKey, DecisionSchema))?.value ?? verdict;
-};
-
-export const limitInbound = async (
-  input: LimitInboundInput,
-): Promise<StageResult<LimitPass, LimitReason>> => {
-  const limiter = input.limiter ?? createRateLimiter(input.store, input.clock ? { clock: input.clock } : {});
+export const limitInbound: Stage<LimitInboundInput, LimitPass, LimitReason, 'limiter'> = async (
+  input,
+  { limiter },
+) => {
   const checked: LimitReason[] = [];
   for (const rule of inboundLimitRules) {
     const key = rule.key(input);
     if (key === undefined || key === '') continue;
     const windows = rule.windows(input);
-    const verdict = await hitOnce(
-      input.store,
-      limiter,
-      rule,
-      key,
-      windows,
-      input.mailId,
-      input.readOnly === true,
-    );
+    const verdict =
+      input.readOnly === true
+        ? await limiter.peekOnce(rule.scope, key, windows, input.mailId)
+        : await limiter.hitOnce(rule.scope, key, windows, input.mailId);
     checked.push(rule.reason);
     if (verdict.allowed) continue;
     const automated = input.classification.kind !== 'human';

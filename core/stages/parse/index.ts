@@ -3,4 +3,10 @@
  * inside mailparser). See docs/PARSER.md for why and for the measurements.
  */
 export type { ParseRejectReason } from './limits.ts';
-export { type OpenRawMail, type ParseMailOptions, type ParseReason, parseMail } from './parse-mail.ts';
+export {
+  type OpenRawMail,
+  type ParseMailOptions,
+  type ParseReason,
+  parseMail,
+  parseStage,
+} from './parse-mail.ts';

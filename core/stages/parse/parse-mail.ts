@@ -3,6 +3,7 @@ import type { Limits } from '../../config/schema.ts';
 import { errorMessage, PermanentError, PostdeskError, TransientError } from '../../errors.ts';
 import type { AttachmentMeta, ParsedMail } from '../../model.ts';
 import { pass, type StageResult, stop } from '../../trace.ts';
+import type { Stage } from '../contracts.ts';
 import { MailRejectedError, RawReadError } from './errors.ts';
 import {
   buildHeaderMap,
@@ -181,3 +182,13 @@ export const parseMail = async (
     warnings: parsed.warnings.length,
   });
 };
+
+/** The parse stage: the raw mail (opened on demand) and its size, parsed under the desk's limits. */
+export const parseStage: Stage<{ open: OpenRawMail; size?: number }, ParsedMail, ParseReason, 'config'> = (
+  input,
+  context,
+) =>
+  parseMail(input.open, {
+    limits: context.config.limits,
+    ...(input.size === undefined ? {} : { size: input.size }),
+  });

@@ -8,8 +8,8 @@ import type { RenderNoteReason } from './note.ts';
 export type { BodySource } from './body.ts';
 export { HtmlRejected, RENDERED, TextRejected } from './constants.ts';
 export type { RenderFailedReason } from './failure.ts';
-export { type RenderIssueInput, type RenderIssueReason, renderIssue } from './issue.ts';
-export { type RenderNoteInput, type RenderNoteReason, renderNote } from './note.ts';
+export { type RenderIssueInput, type RenderIssueReason, renderIssue, renderIssueStage } from './issue.ts';
+export { type RenderNoteInput, type RenderNoteReason, renderNote, renderNoteStage } from './note.ts';
 
 /** Every reason code of the render stage. */
 export type RenderReason = RenderIssueReason | RenderNoteReason;

@@ -1,7 +1,7 @@
 import type { Limits, ProjectConfig } from '../../config/schema.ts';
 import type { AttachmentMeta, ParsedMail } from '../../model.ts';
 import { pass, type StageResult } from '../../trace.ts';
-import type { IssueDraft } from '../contracts.ts';
+import type { IssueDraft, Stage } from '../contracts.ts';
 import { assemble } from './assemble.ts';
 import { UploadList } from './attachments.ts';
 import { authorLine } from './author.ts';
@@ -66,3 +66,11 @@ export const renderIssue = async (
     return renderFailed(error);
   }
 };
+
+/** The render stage for a new ticket: the desk's limits from the context. */
+export const renderIssueStage: Stage<
+  Omit<RenderIssueInput, 'limits'>,
+  IssueDraft,
+  RenderIssueReason,
+  'config'
+> = (input, context) => renderIssue({ ...input, limits: context.config.limits });

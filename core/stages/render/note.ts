@@ -1,7 +1,7 @@
 import type { Limits, ProjectConfig } from '../../config/schema.ts';
 import type { AttachmentMeta, ParsedMail } from '../../model.ts';
 import { pass, type StageResult, stop } from '../../trace.ts';
-import type { NoteDraft } from '../contracts.ts';
+import type { NoteDraft, Stage } from '../contracts.ts';
 import { assemble } from './assemble.ts';
 import { UploadList } from './attachments.ts';
 import { authorLine } from './author.ts';
@@ -70,3 +70,11 @@ export const renderNote = async (
     return renderFailed(error);
   }
 };
+
+/** The render stage for a reply: the desk's limits from the context. */
+export const renderNoteStage: Stage<
+  Omit<RenderNoteInput, 'limits'>,
+  NoteDraft,
+  RenderNoteReason,
+  'config'
+> = (input, context) => renderNote({ ...input, limits: context.config.limits });

@@ -1,7 +1,7 @@
 import type { DeskConfig } from '../../config/schema.ts';
 import type { Envelope, ParsedMail } from '../../model.ts';
 import { pass, type StageResult, stop } from '../../trace.ts';
-import type { RouteTarget } from '../contracts.ts';
+import type { RouteTarget, Stage } from '../contracts.ts';
 import { matchAddress } from './match.ts';
 import { collectRecipients } from './recipients.ts';
 
@@ -88,3 +88,11 @@ export const routeMail = (
     },
   );
 };
+
+/** The route stage: the mail and its envelope against the desk's config. */
+export const routeStage: Stage<
+  { mail: ParsedMail; envelope: Envelope },
+  RouteTarget[],
+  RouteReason,
+  'config'
+> = async (input, context) => routeMail(input.mail, input.envelope, context.config);

@@ -4,7 +4,7 @@ import { normalizeAddress } from '../../state/tickets.ts';
 import type { StageResult } from '../../trace.ts';
 import { pass, stop } from '../../trace.ts';
 import type { ClassifyReason } from '../classify/index.ts';
-import type { Classification, MailClass, RouteTarget, ThreadDecision } from '../contracts.ts';
+import type { Classification, MailClass, RouteTarget, Stage, ThreadDecision } from '../contracts.ts';
 import { findByMessageIds, type MessageIdReason } from './message-ids.ts';
 import {
   type FoundTicket,
@@ -166,3 +166,12 @@ export const threadMail = async (
       );
   }
 };
+
+/** The thread stage: the ticket store and the desk's addresses come from the mail's context. */
+export const threadStage: Stage<
+  Omit<ThreadInput, 'tickets' | 'deskAddress'>,
+  ThreadDecision,
+  ThreadReason | ClassifyReason,
+  'tickets' | 'isDeskAddress'
+> = (input, context) =>
+  threadMail({ ...input, tickets: context.tickets, deskAddress: context.isDeskAddress });

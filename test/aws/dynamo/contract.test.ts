@@ -183,6 +183,52 @@ describe.each(Object.entries(backends))('desk state on %s', (_name, make) => {
     expect(await state.limiter.peek('inbound', 'other', { '10': 3 })).toEqual({ allowed: true });
   });
 
+  it('hitOnce counts a mail once: a retry gets its first answer back, and peekOnce reads it', async () => {
+    // Prepare: a window of 2
+    const { clock } = fakeClock();
+    const state = await make(clock);
+    const windows = { '60': 2 };
+    // Act
+    const first = await state.limiter.hitOnce('inbound_ticket', 'k', windows, 'm1');
+    const again = await state.limiter.hitOnce('inbound_ticket', 'k', windows, 'm1');
+    const second = await state.limiter.hitOnce('inbound_ticket', 'k', windows, 'm2');
+    const third = await state.limiter.hitOnce('inbound_ticket', 'k', windows, 'm3');
+    const [racing, alsoRacing] = await Promise.all([
+      state.limiter.hitOnce('inbound_ticket', 'k', windows, 'm4'),
+      state.limiter.hitOnce('inbound_ticket', 'k', windows, 'm4'),
+    ]);
+    // Assess
+    expect([first, again, second]).toEqual([{ allowed: true }, { allowed: true }, { allowed: true }]);
+    expect(third).toEqual({ allowed: false, exceeded: '2/60s' });
+    expect(racing).toEqual(alsoRacing);
+    // m1 keeps its answer though the window is full now; a mail never counted gets the peek's.
+    expect(await state.limiter.peekOnce('inbound_ticket', 'k', windows, 'm1')).toEqual({ allowed: true });
+    expect(await state.limiter.peekOnce('inbound_ticket', 'k', windows, 'm9')).toEqual({
+      allowed: false,
+      exceeded: '2/60s',
+    });
+    // The mail is the once-key per (scope, key): another key counts on its own.
+    expect(await state.limiter.hitOnce('inbound_ticket', 'other', windows, 'm1')).toEqual({ allowed: true });
+  });
+
+  it('a claim with its own lease holds for that lease, not the ledger default', async () => {
+    // Prepare
+    const { clock, advance } = fakeClock();
+    const state = await make(clock);
+    const long = state.ledger.leaseMs * 3;
+    expectState(await state.ledger.begin({ ...ledgerInput, leaseMs: long }), 'acquired');
+    // Act: past the default lease, inside the claim's own
+    advance(state.ledger.leaseMs + 1);
+    const during = await state.ledger.begin(ledgerInput);
+    advance(long);
+    const after = await state.ledger.begin(ledgerInput);
+    // Assess
+    expect(expectState(during, 'in_progress').retryAfterMs).toBe(long - state.ledger.leaseMs - 1);
+    const stale = expectState(after, 'stale');
+    const claim = await state.ledger.takeOver(stale, { leaseMs: long });
+    expect(claim?.entry.leaseMs).toBe(long);
+  });
+
   it('issue-rate-limit-sliding-undercount: a burst at the end of a bucket still counts in full', async () => {
     // Prepare: 10 s window, 1 s buckets; three hits late in the first bucket
     const { clock, advance } = fakeClock(Date.parse('2025-01-01T00:00:00Z'));

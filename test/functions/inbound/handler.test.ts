@@ -11,6 +11,7 @@ import { parseConfig } from '../../../core/config/parse.ts';
 import { PermanentError, TransientError } from '../../../core/errors.ts';
 import type { InboundMail } from '../../../core/model.ts';
 import type { PipelineDeps } from '../../../core/pipeline.ts';
+import { objectStoreState } from '../../../core/state/index.ts';
 import type { DecisionTrace } from '../../../core/trace.ts';
 import { createInboundHandler, LEASE_MARGIN_MS } from '../../../functions/inbound/handler.ts';
 import type { InboundWiring } from '../../../functions/inbound/wiring.ts';
@@ -72,16 +73,20 @@ const setup = (pipeline: (mail: InboundMail, deps: PipelineDeps) => Promise<Deci
   const logger = createLambdaLogger({ serviceName: 'postdesk-inbound' });
   const metrics = createDeskMetrics({ namespace: 'Postdesk', serviceName: 'postdesk-inbound' });
   const client = new S3Client({});
+  const clock = { now: () => new Date('2026-03-01T12:00:00.000Z') };
   const wiring = vi.fn(
     async (): Promise<InboundWiring> => ({
       bucket: BUCKET,
       deps: {
         config: CONFIG,
         rawStore: new S3RawMailStore({ client, bucket: BUCKET }),
-        store: new S3ObjectStore({ client, bucket: BUCKET, kmsKeyId: KEY_ARN, conflictDelayMs: 0 }),
+        state: objectStoreState(
+          new S3ObjectStore({ client, bucket: BUCKET, kmsKeyId: KEY_ARN, conflictDelayMs: 0 }),
+          { clock },
+        ),
         forge: { kind: 'none' } as PipelineDeps['forge'],
         secrets: { get: async () => ({}), refresh: async () => ({}) },
-        clock: { now: () => new Date('2026-03-01T12:00:00.000Z') },
+        clock,
         logger,
       },
     }),

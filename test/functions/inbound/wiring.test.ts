@@ -1,17 +1,18 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EnvironmentError } from '../../../adapters/aws/env.ts';
 import { createLambdaLogger } from '../../../adapters/aws/logger.ts';
 import { createDeskMetrics } from '../../../adapters/aws/metrics.ts';
-import { S3ObjectStore } from '../../../adapters/aws/s3-object-store.ts';
 import { S3RawMailStore } from '../../../adapters/aws/s3-raw-mail-store.ts';
 import { ConfigError, PermanentError } from '../../../core/errors.ts';
 import { createInboundWiring, loadInboundConfig, readInboundEnv } from '../../../functions/inbound/wiring.ts';
 import { captureStdout } from '../../aws/log-capture.ts';
+import { fakeBucket } from '../../aws/s3-fakes.ts';
 
 const CONFIG = `domain: desk.example.com
 forge:
@@ -125,9 +126,11 @@ describe('loadInboundConfig', () => {
 
 describe('createInboundWiring', () => {
   const sm = mockClient(SecretsManagerClient);
+  const s3 = mockClient(S3Client);
   let capture: ReturnType<typeof captureStdout>;
   beforeEach(() => {
     sm.reset();
+    s3.reset();
     capture = captureStdout();
   });
   afterEach(() => capture.restore());
@@ -137,12 +140,19 @@ describe('createInboundWiring', () => {
     const logger = createLambdaLogger();
     const metrics = createDeskMetrics();
 
+    fakeBucket(s3, 'postdesk-desk');
+
     // Act
     const wiring = await createInboundWiring({ env: ENV, logger, metrics });
 
     // Assess
     expect(wiring.bucket).toBe('postdesk-desk');
-    expect(wiring.deps.store).toBeInstanceOf(S3ObjectStore);
+    // The state is on the desk bucket (an S3ObjectStore): a ticket read is a GetObject there.
+    expect(await wiring.deps.state.tickets.get('acme/game', 1)).toBeUndefined();
+    expect(s3.commandCalls(GetObjectCommand)[0]?.args[0].input).toMatchObject({
+      Bucket: 'postdesk-desk',
+      Key: 'tickets/acme/game/1.json',
+    });
     expect(wiring.deps.rawStore).toBeInstanceOf(S3RawMailStore);
     expect(wiring.deps.forge.kind).toBe('gitlab');
     expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(0);
