@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as z from 'zod';
 import { OutboxMailer } from '../adapters/local/outbox-mailer.ts';
 import { computeLocalVerdicts, type VerdictResolver } from '../adapters/local/verdicts.ts';
-import type { DeskConfig } from '../core/config/schema.ts';
+import type { DeskConfig, Limits } from '../core/config/schema.ts';
 import type { Envelope, InboundMail, ReceiptVerdicts } from '../core/model.ts';
 import { NO_RECEIPT_VERDICTS } from '../core/model.ts';
 import { createNotifier } from '../core/outbound/notify.ts';
@@ -134,6 +134,7 @@ export const localVerdicts = async (
   rawPath: string,
   envelope: Envelope,
   resolver: VerdictResolver | undefined,
+  limits?: Limits,
 ): Promise<{ verdicts: ReceiptVerdicts; dns: DnsReport }> => {
   const recording = recordingResolver(resolver);
   let raw: Buffer;
@@ -142,7 +143,7 @@ export const localVerdicts = async (
   } catch {
     return { verdicts: NO_RECEIPT_VERDICTS, dns: recording.report };
   }
-  const verdicts = await computeLocalVerdicts(raw, envelope, { resolver: recording.resolver });
+  const verdicts = await computeLocalVerdicts(raw, envelope, { resolver: recording.resolver, limits });
   return { verdicts, dns: recording.report };
 };
 
@@ -209,6 +210,7 @@ export const openLocalRuntime = async (options: LocalRuntimeOptions): Promise<Lo
       join(desk.paths.mail, entry.rawKey),
       envelope,
       options.resolver,
+      config.limits,
     );
     const mail: InboundMail = {
       id: entry.id,
