@@ -140,7 +140,7 @@ const smtpClient = (
 };
 
 /** SPF (RFC 7208 §2.6) to SES's statuses; permerror is a broken record: unverifiable, not forged. */
-const spfStatus = (status: AuthStatus['result']): VerdictStatus => {
+const spfStatus = (status: AuthStatus['result'] | undefined): VerdictStatus => {
   switch (status) {
     case 'pass':
       return 'PASS';
@@ -162,16 +162,16 @@ const spfStatus = (status: AuthStatus['result']): VerdictStatus => {
  * the mail is unsigned; PROCESSING_FAILED when a key lookup failed for now; otherwise FAIL (a
  * signature is there and does not verify: bad body hash, bad signature, missing or weak key).
  */
-const dkimStatus = (dkim: AuthenticateResult['dkim']): VerdictStatus => {
-  const results = (Array.isArray(dkim?.results) ? dkim.results : []).map((entry) => entry.status?.result);
+const dkimStatus = (dkim: AuthenticateResult['dkim'] | null | undefined): VerdictStatus => {
+  const results = (Array.isArray(dkim?.results) ? dkim.results : []).map((entry) => entry?.status?.result);
   if (results.includes('pass')) return 'PASS';
   if (results.every((result) => result === 'none')) return 'GRAY';
   if (results.some((result) => result === 'temperror' || result === 'temperr')) return 'PROCESSING_FAILED';
   return 'FAIL';
 };
 
-const dmarcStatus = (dmarc: AuthenticateResult['dmarc']): VerdictStatus => {
-  if (dmarc === false || dmarc === undefined) return 'NONE';
+const dmarcStatus = (dmarc: AuthenticateResult['dmarc'] | null | undefined): VerdictStatus => {
+  if (!dmarc) return 'NONE';
   switch (dmarc.status?.result) {
     case 'pass':
       return 'PASS';
@@ -187,21 +187,30 @@ const dmarcStatus = (dmarc: AuthenticateResult['dmarc']): VerdictStatus => {
 };
 
 /** The published policy SES reports on a DMARC failure: `sp` for a subdomain when set, else `p`. */
-const dmarcPolicy = (dmarc: AuthenticateResult['dmarc']): ReceiptVerdicts['dmarcPolicy'] => {
-  if (dmarc === false || dmarc === undefined) return undefined;
+const dmarcPolicy = (
+  dmarc: AuthenticateResult['dmarc'] | null | undefined,
+): ReceiptVerdicts['dmarcPolicy'] => {
+  if (!dmarc) return undefined;
   const policy = String(dmarc.policy ?? '').toLowerCase();
   return policy === 'reject' || policy === 'quarantine' || policy === 'none' ? policy : undefined;
 };
 
 /** ARC result and the newest sealer (`d=` of the highest-instance ARC-Seal). */
-const arcVerdict = (arc: AuthenticateResult['arc']): NonNullable<ReceiptVerdicts['arc']> => {
-  if (arc === false || arc === undefined) return { result: 'none' };
+const arcVerdict = (
+  arc: AuthenticateResult['arc'] | null | undefined,
+): NonNullable<ReceiptVerdicts['arc']> => {
+  if (!arc) return { result: 'none' };
   const status = arc.status?.result;
   const result = status === 'pass' ? 'pass' : status === 'none' || status === undefined ? 'none' : 'fail';
   if (result === 'none') return { result };
   // mailauth sets `chain: false` when the seals do not form a chain (two `ARC-Seal: i=1`, a gap).
+  // Entries without a numeric `i` (a garbage seal) are left out rather than sorted as NaN.
   const chain: unknown = arc.chain;
-  const newest = (Array.isArray(chain) ? [...chain] : []).sort((a, b) => b.i - a.i)[0];
+  const links = (Array.isArray(chain) ? chain : []).filter(
+    (link): link is { i: number; 'arc-seal'?: { parsed?: { d?: { value?: unknown } } } } =>
+      typeof link?.i === 'number',
+  );
+  const newest = [...links].sort((a, b) => b.i - a.i)[0];
   const sealer = newest?.['arc-seal']?.parsed?.d?.value;
   return sealer === undefined ? { result } : { result, sealer: String(sealer).toLowerCase() };
 };
@@ -241,18 +250,31 @@ export const computeLocalVerdicts = async (
     return unverified(client);
   }
 
-  const dmarc = dmarcStatus(result.dmarc);
+  return verdictsFromMailauth(result, client !== undefined);
+};
+
+/**
+ * mailauth's result to receipt verdicts. Every shape maps to a verdict, none throws: a step
+ * mailauth skipped is `false`, a field can be missing or null, `arc.chain` is `false` when the
+ * seals do not chain; each mapper above reads with optional chaining and falls back to its
+ * "not evaluated" value. `checkedSpf` is whether there was an SMTP client to check SPF for.
+ */
+export const verdictsFromMailauth = (
+  result: Partial<AuthenticateResult> | null | undefined,
+  checkedSpf: boolean,
+): ReceiptVerdicts => {
+  const dmarc = dmarcStatus(result?.dmarc);
   const verdicts: ReceiptVerdicts = {
     // Without a client IP mailauth answers "neutral" having checked nothing; say so instead.
-    spf: client && result.spf ? spfStatus(result.spf.status.result) : 'NONE',
-    dkim: dkimStatus(result.dkim),
+    spf: checkedSpf && result?.spf ? spfStatus(result.spf.status?.result) : 'NONE',
+    dkim: dkimStatus(result?.dkim),
     dmarc,
     spam: 'DISABLED',
     virus: 'DISABLED',
-    arc: arcVerdict(result.arc),
+    arc: arcVerdict(result?.arc),
     source: 'local',
   };
-  const policy = dmarc === 'FAIL' ? dmarcPolicy(result.dmarc) : undefined;
+  const policy = dmarc === 'FAIL' ? dmarcPolicy(result?.dmarc) : undefined;
   if (policy !== undefined) verdicts.dmarcPolicy = policy;
   return verdicts;
 };
