@@ -25,7 +25,13 @@ const EnvelopeSchema = z.object({
   helo: z.string().optional(),
 });
 
-const ErrorSchema = z.object({ code: z.string(), message: z.string(), at: z.string() });
+const ErrorSchema = z.object({
+  code: z.string(),
+  message: z.string(),
+  at: z.string(),
+  /** The decision trace's stages the failed run reached (load, parse... up to the one that failed). */
+  stages: z.array(z.unknown()).optional(),
+});
 
 export const QueueEntrySchema = z.object({
   version: z.literal(1),
@@ -91,8 +97,12 @@ export interface LocalQueue {
   /** Entries waiting, oldest first. An unreadable entry is reported, never silently skipped. */
   list(): Promise<{ entries: QueueEntry[]; unreadable: string[] }>;
   remove(id: string): Promise<void>;
-  /** Moves the entry to `dlq/<id>.json` with the error that ended it. */
-  deadLetter(entry: QueueEntry, error: { code: string; message: string }, at: Date): Promise<QueueEntry>;
+  /** Moves the entry to `dlq/<id>.json` with the error that ended it (and the stages it reached). */
+  deadLetter(
+    entry: QueueEntry,
+    error: { code: string; message: string; stages?: unknown[] | undefined },
+    at: Date,
+  ): Promise<QueueEntry>;
   listDead(): Promise<{ entries: QueueEntry[]; unreadable: string[] }>;
   /** Moves `dlq/<id>.json` back to `queue/`, attempts reset; undefined when it is not there. */
   redrive(id: string): Promise<QueueEntry | undefined>;

@@ -2,9 +2,10 @@ import { promises as dns } from 'node:dns';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as z from 'zod';
+import { isFileForge } from '../adapters/forges/file/index.ts';
 import { OutboxMailer } from '../adapters/local/outbox-mailer.ts';
 import { computeLocalVerdicts, type VerdictResolver } from '../adapters/local/verdicts.ts';
-import type { DeskConfig } from '../core/config/schema.ts';
+import type { DeskConfig, Limits } from '../core/config/schema.ts';
 import type { Envelope, InboundMail, ReceiptVerdicts } from '../core/model.ts';
 import { NO_RECEIPT_VERDICTS } from '../core/model.ts';
 import { createNotifier } from '../core/outbound/notify.ts';
@@ -13,11 +14,13 @@ import { createInlineNotifyQueue } from '../core/outbound/queue.ts';
 import { createWebhookHandler, type WebhookHandler } from '../core/outbound/webhook.ts';
 import { type PipelineDeps, processMail } from '../core/pipeline.ts';
 import { type Logger, type ObjectStore, silentLogger } from '../core/ports.ts';
+import { type Ledger, LedgerEntrySchema } from '../core/state/ledger.ts';
 import { type Quarantine, quarantineIdFor } from '../core/state/quarantine.ts';
 import type { DecisionTrace } from '../core/trace.ts';
 import { type ForgeChoice, type LocalDesk, openLocalDesk } from './local-desk.ts';
 import { envelopeOf, type LocalQueue, openLocalQueue, type QueueEntry } from './local-queue.ts';
 import { saveTrace } from './local-traces.ts';
+import { withStages } from './local-worker.ts';
 
 /**
  * The local desk with everything wired: the pipeline on files (cli/local-desk.ts), the outbound
@@ -134,6 +137,7 @@ export const localVerdicts = async (
   rawPath: string,
   envelope: Envelope,
   resolver: VerdictResolver | undefined,
+  limits?: Limits,
 ): Promise<{ verdicts: ReceiptVerdicts; dns: DnsReport }> => {
   const recording = recordingResolver(resolver);
   let raw: Buffer;
@@ -142,7 +146,7 @@ export const localVerdicts = async (
   } catch {
     return { verdicts: NO_RECEIPT_VERDICTS, dns: recording.report };
   }
-  const verdicts = await computeLocalVerdicts(raw, envelope, { resolver: recording.resolver });
+  const verdicts = await computeLocalVerdicts(raw, envelope, { resolver: recording.resolver, limits });
   return { verdicts, dns: recording.report };
 };
 
@@ -177,6 +181,60 @@ const annotateQuarantined = async (
   });
 };
 
+// --- a failed attempt ----------------------------------------------------------------------------
+
+/**
+ * The pipeline says which stages a run reached only in its "transient failure" log record; this
+ * logger passes every record on and keeps those stages, so a retried or dead-lettered mail keeps
+ * its trace so far (load, parse, ... the stage that failed) beside its error.
+ */
+const stagesOfFailure = (base: Logger, mailId: string): { logger: Logger; stages: () => unknown[] } => {
+  let stages: unknown[] = [];
+  const logger: Logger = {
+    debug: (message, fields) => base.debug(message, fields),
+    info: (message, fields) => base.info(message, fields),
+    warn(message, fields) {
+      if (fields?.['mailId'] === mailId && Array.isArray(fields['stages'])) stages = [...fields['stages']];
+      base.warn(message, fields);
+    },
+    error: (message, fields) => base.error(message, fields),
+  };
+  return { logger, stages: () => stages };
+};
+
+/**
+ * Gives back the delivery leases a failed attempt of this mail left behind, so a retry,
+ * `postdesk redrive` or `postdesk quarantine release` proceeds at once instead of waiting out the
+ * lease (5 minutes). The deliver stage keeps a lease when the forge call itself failed, because a
+ * remote forge may still be doing it and its search may not show the marker yet; neither holds for
+ * the file forge: its call ran in this process and is over, and the marker search reads the files
+ * themselves, so a retry that takes the entry over finds what the attempt made. Only entries this
+ * attempt started or took over (started at or after it) are touched.
+ */
+const releaseLeftLeases = async (
+  store: ObjectStore,
+  config: DeskConfig,
+  mailId: string,
+  started: Date,
+  ledger: Ledger,
+): Promise<void> => {
+  for (const project of config.projects) {
+    try {
+      const key = ledger.key(mailId, project.key);
+      const stored = await store.get(key);
+      if (!stored) continue;
+      const parsed = LedgerEntrySchema.safeParse(JSON.parse(stored.body));
+      if (!parsed.success) continue;
+      const entry = parsed.data;
+      if (entry.state !== 'pending' || entry.releasedAt !== undefined) continue;
+      if (!(Date.parse(entry.startedAt) >= started.getTime())) continue;
+      await ledger.release({ key, etag: stored.etag, entry });
+    } catch {
+      // Best effort, as the deliver stage's own release: the lease still expires on its own.
+    }
+  }
+};
+
 // --- the runtime ---------------------------------------------------------------------------------
 
 export const openLocalRuntime = async (options: LocalRuntimeOptions): Promise<LocalRuntime> => {
@@ -209,6 +267,7 @@ export const openLocalRuntime = async (options: LocalRuntimeOptions): Promise<Lo
       join(desk.paths.mail, entry.rawKey),
       envelope,
       options.resolver,
+      config.limits,
     );
     const mail: InboundMail = {
       id: entry.id,
@@ -217,7 +276,17 @@ export const openLocalRuntime = async (options: LocalRuntimeOptions): Promise<Lo
       verdicts,
       receivedAt: new Date(entry.receivedAt),
     };
-    const trace = annotateDns(await processMail(mail, deps), dns);
+    const started = clock.now();
+    const failure = stagesOfFailure(deps.logger, mail.id);
+    let trace: DecisionTrace;
+    try {
+      trace = annotateDns(await processMail(mail, { ...deps, logger: failure.logger }), dns);
+    } catch (error) {
+      if (isFileForge(forge)) await releaseLeftLeases(store, config, mail.id, started, state.ledger);
+      throw withStages(error, failure.stages());
+    }
+    // A project that ended in quarantine may have left its lease, whatever the others did.
+    if (isFileForge(forge)) await releaseLeftLeases(store, config, mail.id, started, state.ledger);
     if (trace.outcome === 'quarantined') {
       await saveEnvelope(store, mail.id, envelope);
       if (dns.failed > 0) await annotateQuarantined(state.quarantine, mail.id, trace);

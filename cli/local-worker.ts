@@ -44,7 +44,18 @@ export const DEFAULT_CONCURRENCY = 2;
 export interface RunFailure {
   code: string;
   message: string;
+  /** The decision trace's stages the failed run reached, kept with a retried or dead-lettered mail. */
+  stages?: unknown[] | undefined;
 }
+
+/** Stages a failed run reached, by its error (a WeakMap: the error itself is left as it was thrown). */
+const stagesByFailure = new WeakMap<object, unknown[]>();
+
+/** Attaches the stages a run reached to the error it failed with, so its dead letter keeps them. */
+export const withStages = <E>(error: E, stages: unknown[]): E => {
+  if (typeof error === 'object' && error !== null && stages.length > 0) stagesByFailure.set(error, stages);
+  return error;
+};
 
 export type WorkerEvent =
   | { kind: 'done'; entry: QueueEntry; run: QueuedRun }
@@ -88,10 +99,14 @@ export interface MailWorker {
   readonly running: number;
 }
 
-const failureOf = (error: unknown): RunFailure => ({
-  code: error instanceof PostdeskError ? error.code : ((error as NodeJS.ErrnoException)?.code ?? 'error'),
-  message: errorMessage(error),
-});
+const failureOf = (error: unknown): RunFailure => {
+  const stages = typeof error === 'object' && error !== null ? stagesByFailure.get(error) : undefined;
+  return {
+    code: error instanceof PostdeskError ? error.code : ((error as NodeJS.ErrnoException)?.code ?? 'error'),
+    message: errorMessage(error),
+    ...(stages === undefined ? {} : { stages }),
+  };
+};
 
 export const createMailWorker = (options: MailWorkerOptions): MailWorker => {
   const policy: RetryPolicy = { ...DEFAULT_RETRY, ...options.retry };

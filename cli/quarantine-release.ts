@@ -184,6 +184,7 @@ export const localRebuild =
       join(runtime.desk.paths.mail, entry.rawKey),
       envelope,
       resolver,
+      runtime.deps.config.limits,
     );
     return {
       mail: {

@@ -5,6 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PermanentError, TransientError } from '../../core/errors.ts';
 import type { ObjectStore, StoredObject } from '../../core/ports.ts';
+import { fsFault } from './fs-faults.ts';
 
 /**
  * The state bucket on local files, with S3's conditional-write semantics (reference
@@ -342,5 +343,36 @@ export const createFileObjectStore = (root: string, options: FileObjectStoreOpti
     yield* keys.filter((key) => key.startsWith(prefix)).sort(compareKeys);
   }
 
-  return { get, putIfAbsent, putIfMatch, put, delete: remove, list };
+  // A read-only or full `.postdesk/state/` is the folder's fault, not the mail's: transient.
+  const fix = `Check that ${base} is writable by this user and the disk has room; the mail is retried.`;
+  const guarded =
+    <A extends unknown[], R>(operation: string, work: (key: string, ...rest: A) => Promise<R>) =>
+    async (key: string, ...rest: A): Promise<R> => {
+      try {
+        return await work(key, ...rest);
+      } catch (error) {
+        throw fsFault(
+          error,
+          'state_unavailable',
+          `${operation} ${JSON.stringify(key)} in the local state`,
+          fix,
+        );
+      }
+    };
+  async function* guardedList(prefix: string): AsyncIterable<string> {
+    try {
+      yield* list(prefix);
+    } catch (error) {
+      throw fsFault(error, 'state_unavailable', `list ${JSON.stringify(prefix)} in the local state`, fix);
+    }
+  }
+
+  return {
+    get: guarded('read', get),
+    putIfAbsent: guarded('write', putIfAbsent),
+    putIfMatch: guarded('write', putIfMatch),
+    put: guarded('write', put),
+    delete: guarded('delete', remove),
+    list: guardedList,
+  };
 };

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { errorMessage, TransientError } from '../../core/errors.ts';
 import type { OutboundMailer } from '../../core/outbound/notify.ts';
 import type { Clock } from '../../core/ports.ts';
 import { systemClock } from '../../core/ports.ts';
@@ -44,12 +45,24 @@ export class OutboxMailer implements OutboundMailer {
     const messageId = messageIdOf(input.raw) ?? `${randomUUID()}@outbox.local`;
     const stamp = this.#clock.now().toISOString().replace(/[:.]/g, '-');
     const id = randomUUID().slice(0, 8);
-    await mkdir(this.#dir, { recursive: true });
     const path = join(this.#dir, `${stamp}-${id}.eml`);
     // Written whole, then renamed: a reader polling the folder never sees half a mail.
     const temporary = join(this.#dir, `.${stamp}-${id}.eml.tmp`);
-    await writeFile(temporary, input.raw);
-    await rename(temporary, path);
+    try {
+      await mkdir(this.#dir, { recursive: true });
+      await writeFile(temporary, input.raw);
+      await rename(temporary, path);
+    } catch (error) {
+      await rm(temporary, { force: true }).catch(() => undefined);
+      // As SES throttling is: a TransientError, so the mail that triggered it is retried and the
+      // thank-you is sent then (the sent-mail ledger keeps it from going twice), never dropped.
+      throw new TransientError(
+        'outbox_unavailable',
+        `Could not write the mail to ${this.#dir}: ${errorMessage(error)}. Check that the outbox ` +
+          'folder is writable by this user and the disk has room; the mail is retried.',
+        { cause: error },
+      );
+    }
     return { messageId };
   }
 

@@ -86,6 +86,11 @@ export const LimitsSchema = z.strictObject({
     .int()
     .positive()
     .default(256 * 1024),
+  /**
+   * Most lines in the top header block (folded lines counted one by one). Checked on the raw bytes
+   * before any header parser runs: mailauth's is superlinear in continuation lines. @default 5000
+   */
+  max_header_lines: z.number().int().positive().default(5000),
   /** Deepest MIME nesting. @default 20 */
   max_mime_depth: z.number().int().positive().default(20),
   /** Most MIME parts in one mail. @default 500 */

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PermanentError, TransientError } from '../../core/errors.ts';
 import { parseMail } from '../../core/stages/parse/index.ts';
+import { HeaderBlockMeter, rawHeaderOverCaps } from '../../core/stages/parse/limits.ts';
 import {
   bufferOpener,
   corpusMail,
@@ -71,6 +72,52 @@ describe('parse caps: each ends in rejected with its reason, the value and the k
     // Assess
     for (const result of results) expect(result).toMatchObject({ ok: false, reason: 'header_too_large' });
     expect(parsedOf(await parseFile(parseFixture('header-6k.eml'))).subject).toBe('padded header');
+  });
+
+  it('header_too_large: a Subject folded into 5,000 lines, in a 40 KB header, over max_header_lines', async () => {
+    // Prepare: four lines besides the Subject's; the limit counts every line of the header block.
+    const mail = (subjectLines: number): string =>
+      `From: a@example.com\r\nTo: b@example.com\r\nSubject: x${'\r\n word'.repeat(subjectLines - 1)}\r\n` +
+      `Message-ID: <m@example.com>\r\n\r\nbody\r\n`;
+    // Act
+    const over = await parseMail(bufferOpener(mail(4998)), { limits: limitsWith() });
+    const atLimit = await parseMail(bufferOpener(mail(4997)), { limits: limitsWith() });
+    // Assess
+    expect(over).toMatchObject({ ok: false, outcome: 'rejected', reason: 'header_too_large' });
+    if (over.ok) return;
+    expect(over.message).toContain('more than 5000 lines');
+    expect(over.detail).toMatchObject({
+      limit: 'max_header_lines',
+      key: 'limits.max_header_lines',
+      max: 5000,
+    });
+    expect(parsedOf(atLimit).text?.trim()).toBe('body');
+  });
+
+  it('header caps on raw bytes: fed a byte at a time or all at once, the meter stops at the same place', () => {
+    // Prepare
+    const limits = limitsWith({ max_header_lines: 3, max_header_bytes: 60 });
+    const cases = [
+      'A: 1\r\nB: 2\r\nC: 3\r\n\r\nbody line 1\r\nbody line 2\r\nbody line 3\r\nbody line 4\r\n',
+      'A: 1\nB: 2\n\tfolded\n\n',
+      'A: 1\r\nB: 2\r\n folded\r\n again\r\n\r\n',
+      `A: ${'x'.repeat(70)}\r\n\r\n`,
+    ];
+    const outcome = (error: ReturnType<HeaderBlockMeter['feed']>) =>
+      error === undefined ? 'ok' : String(error.detail?.['limit']);
+    // Act
+    const whole = cases.map((text) => outcome(rawHeaderOverCaps(Buffer.from(text), limits)));
+    const byteByByte = cases.map((text) => {
+      const meter = new HeaderBlockMeter(limits);
+      for (const byte of Buffer.from(text)) {
+        const error = meter.feed(Uint8Array.of(byte));
+        if (error !== undefined) return outcome(error);
+      }
+      return 'ok';
+    });
+    // Assess
+    expect(whole).toEqual(['ok', 'ok', 'max_header_lines', 'max_header_bytes']);
+    expect(byteByByte).toEqual(whole);
   });
 
   it('mime_too_deep: parts nested 21 levels deep, over the default 20', async () => {

@@ -14,6 +14,7 @@ import {
   systemClock,
   type UploadInput,
 } from '../../../core/ports.ts';
+import { fsFault, isFsFault } from '../../local/fs-faults.ts';
 import { formatFrontMatter, parseFrontMatter } from './front-matter.ts';
 import { claimNumber, streamAtomic, writeAtomic } from './fs-atomic.ts';
 
@@ -386,23 +387,25 @@ const isCode = (error: unknown, code: string): boolean =>
   typeof error === 'object' && error !== null && 'code' in error && error.code === code;
 
 /**
- * File system faults, mapped like the GitLab forge's: permissions and read-only disks need a
- * person (permanent), anything else (disk full, too many open files) may pass (transient).
+ * File system faults are the folder's, not the mail's: a read-only or unwritable forge folder, a
+ * full disk (adapters/local/fs-faults.ts) is `forge_file_access`, transient, so the mail is
+ * retried and dead-lettered with its error, never quarantined as if it were at fault; anything
+ * else the file system says is `forge_unavailable`, transient too.
  */
 const guard = async <T>(what: string, work: () => Promise<T>): Promise<T> => {
   try {
     return await work();
   } catch (error) {
     if (error instanceof PermanentError || error instanceof TransientError) throw error;
-    const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
-    const message = error instanceof Error ? error.message : String(error);
-    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-      throw new PermanentError(
+    if (isFsFault(error)) {
+      throw fsFault(
+        error,
         'forge_file_access',
-        `Could not ${what}: ${message}. Check that the forge folder is writable by this user.`,
-        { cause: error },
+        what,
+        'Check that the forge folder is writable by this user and the disk has room, then redrive the mail.',
       );
     }
+    const message = error instanceof Error ? error.message : String(error);
     throw new TransientError('forge_unavailable', `Could not ${what}: ${message}.`, { cause: error });
   }
 };

@@ -5,6 +5,7 @@ export const SNIFF_BYTES = 1000;
 export const LimitKey = {
   max_raw_bytes: 'limits.max_raw_bytes',
   max_header_bytes: 'limits.max_header_bytes',
+  max_header_lines: 'limits.max_header_lines',
   max_mime_depth: 'limits.max_mime_depth',
   max_parts: 'limits.max_parts',
 } as const;
